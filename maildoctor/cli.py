@@ -1,0 +1,335 @@
+"""Command-line interface (CONTRACT.md). Imports the TUI and the lab lazily: `run` never loads textual."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from maildoctor import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
+EXIT_INTERRUPTED = 130
+
+CONNECTION_OPTIONS = (
+    "profile",
+    "region",
+    "aws_endpoint_url",
+    "dns_server",
+    "smtp_endpoint",
+    "smtp_ca_file",
+    "state_dir",
+)
+
+
+class Failure(click.ClickException):
+    """A clear one-line error with CONTRACT.md's exit status."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"maildoctor: {self.message}", err=True)
+
+
+def connection_options(fn: F) -> F:
+    """CONTRACT.md's 'where it connects' options, accepted by the top level and by every command."""
+    options = [
+        click.option("--profile", help="AWS profile (default: AWS_PROFILE, then boto3's usual chain)."),
+        click.option("--region", help="AWS region that sends (default: AWS_REGION / AWS_DEFAULT_REGION)."),
+        click.option(
+            "--aws-endpoint-url", metavar="URL", help="One endpoint for every AWS service (AWS_ENDPOINT_URL)."
+        ),
+        click.option(
+            "--dns-server",
+            metavar="HOST[:PORT]",
+            help="DNS server to ask (MAILDOCTOR_DNS_SERVER; default: system resolver).",
+        ),
+        click.option(
+            "--smtp-endpoint",
+            metavar="HOST:PORT",
+            help="SES SMTP endpoint (MAILDOCTOR_SMTP_ENDPOINT; default email-smtp.<region>.amazonaws.com:587).",
+        ),
+        click.option(
+            "--smtp-ca-file", metavar="PATH", help="Extra CA to trust for SMTP TLS (MAILDOCTOR_SMTP_CA_FILE)."
+        ),
+        click.option(
+            "--state-dir", metavar="PATH", help="Where transcripts are saved (MAILDOCTOR_STATE_DIR)."
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _settings(ctx: click.Context, **given: Any) -> Any:
+    """Settings from this command's options, falling back to the top-level ones, then the environment."""
+    from maildoctor.clients.settings import Settings, SettingsError
+
+    merged: dict[str, Any] = {}
+    root = ctx.find_root().params
+    for name in CONNECTION_OPTIONS:
+        merged[name] = given.get(name) or root.get(name)
+    try:
+        return Settings.resolve(**merged)
+    except SettingsError as exc:
+        raise Failure(str(exc)) from None
+
+
+def _guard(fn: F) -> F:
+    """Turn our own errors into one-line messages with the right exit status, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from maildoctor.errors import MaildoctorError
+        from maildoctor.flow.load import FlowErrors
+
+        try:
+            return fn(*args, **kwargs)
+        except FlowErrors as exc:
+            for error in exc.errors:
+                click.echo(str(error), err=True)
+            raise click.exceptions.Exit(exc.exit_code) from None
+        except MaildoctorError as exc:
+            raise Failure(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            click.echo("maildoctor: interrupted", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="maildoctor")
+@click.option("--flow", "flow_name", metavar="NAME", help="Open the TUI straight into this flow.")
+@click.option("--set", "sets", multiple=True, metavar="K=V", help="Fill an input (K=@FILE or K=@- reads it).")
+@connection_options
+@click.pass_context
+def main(ctx: click.Context, flow_name: str | None, sets: tuple[str, ...], **_: Any) -> None:
+    """Find out why mail from your domain stopped arriving.
+
+    With no command, opens the interactive walk (TUI). Each step runs a live check against AWS SES, DNS,
+    IAM, CloudTrail or the SES SMTP endpoint, shows the evidence and branches to the next layer.
+
+    \b
+    Exit status: 0 all clear · 1 at least one finding · 2 usage or flow error ·
+                 3 the walk could not finish · 130 interrupted
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    click.echo(ctx.get_help())
+    click.echo("\nThe interactive walk is not built yet: use `maildoctor run FLOW`.", err=True)
+
+
+# --- run ----------------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("flow_ref", metavar="FLOW")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="K=V",
+    help="Fill an input; K=@FILE reads a file, K=@- reads stdin. Secrets only via @ or MAILDOCTOR_INPUT_<NAME>.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for a terminal, json for scripts (CONTRACT.md), markdown as an incident report.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the report here instead of stdout.",
+)
+@connection_options
+@click.pass_context
+@_guard
+def run(
+    ctx: click.Context, flow_ref: str, sets: tuple[str, ...], fmt: str, output: Path | None, **conn: Any
+) -> None:
+    """Walk FLOW without a screen and print the report.
+
+    FLOW is a shipped flow's name (see `maildoctor flows list`) or a path to a flow file.
+    A question the inputs do not answer stops the walk with exit status 3, naming the input to set.
+    """
+    from maildoctor import headless, inputs
+    from maildoctor.flow.load import find_flow, load_flow
+
+    settings = _settings(ctx, **conn)
+    flow = load_flow(find_flow(flow_ref))
+    given = inputs.parse_sets([*ctx.find_root().params.get("sets", ()), *sets], flow)
+    values = inputs.resolve(flow, given, settings, os.environ)
+    ctx.exit(headless.run(flow, values, settings, fmt=fmt, output=output))
+
+
+# --- flows --------------------------------------------------------------------------------------------
+
+
+@main.group()
+def flows() -> None:
+    """List, print and validate flows (the decision trees in flows/*.yaml)."""
+
+
+@flows.command("list")
+@_guard
+def flows_list() -> None:
+    """List the shipped flows with their descriptions."""
+    from maildoctor.flow.load import builtin_flow_paths, load_flow
+
+    for path in builtin_flow_paths():
+        flow = load_flow(path)
+        click.echo(f"{flow.name:<16} {flow.title}")
+        click.echo(f"{'':<16} {' '.join(flow.description.split())}")
+
+
+@flows.command("show")
+@click.argument("name")
+@_guard
+def flows_show(name: str) -> None:
+    """Print a flow file (NAME or path)."""
+    from maildoctor.flow.load import find_flow, load_flow
+
+    path = find_flow(name)
+    load_flow(path)  # refuse to show a broken flow as if it were fine
+    click.echo(path.read_text(encoding="utf-8"), nl=False)
+
+
+@flows.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_guard
+def flows_check(paths: tuple[Path, ...]) -> None:
+    """Validate flow files (default: the shipped ones); exit status 2 on any error, every error listed."""
+    from maildoctor.flow.load import FlowErrors, builtin_flow_paths, load_flow
+
+    targets = list(paths) or builtin_flow_paths()
+    failed = 0
+    for path in targets:
+        files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        for file in files:
+            try:
+                load_flow(file)
+            except FlowErrors as exc:
+                failed += 1
+                for error in exc.errors:
+                    click.echo(str(error), err=True)
+            else:
+                click.echo(f"{file}: ok")
+    if failed:
+        raise click.exceptions.Exit(EXIT_USAGE)
+
+
+# --- transcripts --------------------------------------------------------------------------------------
+
+
+@main.group()
+def transcript() -> None:
+    """Saved sessions: every walk is autosaved as it goes."""
+
+
+@transcript.command("list")
+@connection_options
+@click.pass_context
+@_guard
+def transcript_list(ctx: click.Context, **conn: Any) -> None:
+    """List saved sessions, oldest first."""
+    from maildoctor.transcript import list_sessions
+
+    settings = _settings(ctx, **conn)
+    sessions = list_sessions(settings.resolved_state_dir())
+    if not sessions:
+        click.echo(f"no saved sessions in {settings.resolved_state_dir()}", err=True)
+    for s in sessions:
+        state = "" if s.complete else " (unfinished)"
+        click.echo(
+            f"{s.session}  {s.started_at}  {s.flow:<14} {s.diagnosis}{state}  {s.steps} steps  {s.path}"
+        )
+
+
+@transcript.command("export")
+@click.argument("ref", metavar="PATH")
+@click.option(
+    "--format", "fmt", type=click.Choice(["markdown", "json", "html"]), default="markdown", show_default=True
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout."
+)
+@connection_options
+@click.pass_context
+@_guard
+def transcript_export(ctx: click.Context, ref: str, fmt: str, output: Path | None, **conn: Any) -> None:
+    """Export a saved session (a .jsonl path, a session id, or `latest`)."""
+    from maildoctor import render
+    from maildoctor import transcript as transcripts
+
+    settings = _settings(ctx, **conn)
+    data = transcripts.load(transcripts.resolve(settings.resolved_state_dir(), ref))
+    text = render.FORMATS[fmt](data)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+# --- iam-policy ---------------------------------------------------------------------------------------
+
+
+@main.command("iam-policy")
+@click.argument("flow_refs", nargs=-1, metavar="[FLOW]...")
+@_guard
+def iam_policy(flow_refs: tuple[str, ...]) -> None:
+    """Print the least-privilege, read-only IAM policy (JSON) that the flows' checks need."""
+    from maildoctor.flow.load import builtin_flow_paths, find_flow, load_flow
+    from maildoctor.policy import policy_for
+
+    paths = [find_flow(ref) for ref in flow_refs] or builtin_flow_paths()
+    click.echo(json.dumps(policy_for([load_flow(p) for p in paths]), indent=2))
+
+
+# --- demo ---------------------------------------------------------------------------------------------
+
+
+@main.command()
+@connection_options
+@click.pass_context
+@_guard
+def demo(ctx: click.Context, **conn: Any) -> None:
+    """Walk a diagnosis against the built-in lab (no AWS account or network needed)."""
+    from maildoctor import headless
+    from maildoctor.flow.load import find_flow, load_flow
+    from maildoctor.lab import demo_dns
+
+    settings = _settings(ctx, **conn)
+    flow = load_flow(find_flow("dns-auth"))
+    with demo_dns.serve() as (server, inputs):
+        click.echo(f"lab DNS server on {server.address}; walking dns-auth for {inputs['domain']}\n", err=True)
+        lab_settings = type(settings).resolve(
+            dns_server=server.address, state_dir=str(settings.state_dir) if settings.state_dir else None
+        )
+        code = headless.run(flow, inputs, lab_settings, fmt="text")
+    ctx.exit(code)
+
+
+def entry() -> None:
+    """Console entry point."""
+    try:
+        main(prog_name="maildoctor")
+    except KeyboardInterrupt:
+        click.echo("maildoctor: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)

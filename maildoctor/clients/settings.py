@@ -1,0 +1,89 @@
+"""Where maildoctor connects: the one place CONTRACT.md's options and environment variables meet."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from maildoctor.errors import MaildoctorError
+
+DEFAULT_NETWORK_TIMEOUT = 10.0
+
+
+class SettingsError(MaildoctorError):
+    """A connection setting is malformed (exit code 2)."""
+
+
+def parse_host_port(value: str, default_port: int, what: str) -> tuple[str, int]:
+    """Parse ``HOST[:PORT]`` (``[v6]:PORT`` too) with a clear error naming ``what``."""
+    text = value.strip()
+    if not text:
+        raise SettingsError(f"{what}: empty value")
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise SettingsError(f"{what}: {port_text!r} is not a port number (in {value!r})")
+    return host, int(port_text)
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str | None = None
+    region: str | None = None
+    aws_endpoint_url: str | None = None
+    dns_server: tuple[str, int] | None = None
+    smtp_endpoint: tuple[str, int] | None = None
+    smtp_ca_file: Path | None = None
+    state_dir: Path | None = None
+    timeout: float = DEFAULT_NETWORK_TIMEOUT
+    env: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        profile: str | None = None,
+        region: str | None = None,
+        aws_endpoint_url: str | None = None,
+        dns_server: str | None = None,
+        smtp_endpoint: str | None = None,
+        smtp_ca_file: str | None = None,
+        state_dir: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Options win over environment variables; both are optional."""
+        env = dict(os.environ if env is None else env)
+        dns = dns_server or env.get("MAILDOCTOR_DNS_SERVER")
+        smtp = smtp_endpoint or env.get("MAILDOCTOR_SMTP_ENDPOINT")
+        ca = smtp_ca_file or env.get("MAILDOCTOR_SMTP_CA_FILE")
+        state = state_dir or env.get("MAILDOCTOR_STATE_DIR")
+        if ca and not Path(ca).is_file():
+            raise SettingsError(f"SMTP CA file: {ca} does not exist")
+        return cls(
+            profile=profile or env.get("AWS_PROFILE") or None,
+            region=region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            aws_endpoint_url=aws_endpoint_url or env.get("AWS_ENDPOINT_URL") or None,
+            dns_server=parse_host_port(dns, 53, "DNS server") if dns else None,
+            smtp_endpoint=parse_host_port(smtp, 587, "SMTP endpoint") if smtp else None,
+            smtp_ca_file=Path(ca) if ca else None,
+            state_dir=Path(state).expanduser() if state else None,
+            env=env,
+        )
+
+    def with_region(self, region: str) -> Settings:
+        return replace(self, region=region)
+
+    def resolved_state_dir(self) -> Path:
+        if self.state_dir is not None:
+            return self.state_dir
+        import platformdirs
+
+        return Path(platformdirs.user_state_dir("maildoctor", appauthor=False))

@@ -1,0 +1,31 @@
+"""The DNS-only demo: a lab DNS server serving a shipped zone, and the inputs to walk it with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from maildoctor.errors import MissingExtra
+
+DEMO_ZONE = Path(__file__).with_name("zones") / "demo.zone"
+DEMO_INPUTS = {
+    "domain": "example.com",
+    "dkim_tokens": "tok1demoaaaaaaaaaaaaaaaaaaaaaaaa,tok2demobbbbbbbbbbbbbbbbbbbbbbbb,tok3democccccccccccccccccccccccc",
+    "mail_from_domain": "mail.example.com",
+    "region": "us-east-1",
+}
+
+
+@contextmanager
+def serve() -> Iterator[tuple[object, dict[str, str]]]:
+    try:
+        from maildoctor.lab.dns import LabDnsServer
+    except ImportError as exc:  # the lab is an optional extra
+        raise MissingExtra("lab", exc.name) from None
+    server = LabDnsServer(DEMO_ZONE.read_text(encoding="utf-8"))
+    server.start()
+    try:
+        yield server, dict(DEMO_INPUTS)
+    finally:
+        server.stop()

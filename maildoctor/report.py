@@ -1,0 +1,168 @@
+"""The session report: one JSON-safe dict (CONTRACT.md's shape) that every output is rendered from.
+
+Headless output, transcripts and exports all go through ``Redactor`` here, so a secret input's value
+cannot reach any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from maildoctor import __version__
+from maildoctor.engine import Finding, Step, Walk
+
+SECRET = "[secret]"
+ALL_CLEAR = "all-clear"
+
+
+class Redactor:
+    """Replaces secret values wherever they appear, also inside longer strings (an SMTP dialogue)."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # longest first, so a secret that contains another is replaced whole
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, value: Any) -> Any:
+        if not self.secrets:
+            return value
+        if isinstance(value, str):
+            for secret in self.secrets:
+                value = value.replace(secret, SECRET)
+            return value
+        if isinstance(value, Mapping):
+            return {k: self(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self(v) for v in value]
+        return value
+
+
+def secret_names(walk: Walk) -> set[str]:
+    return {name for name, spec in walk.flow.inputs.items() if spec.secret}
+
+
+def redactor_for(walk: Walk) -> Redactor:
+    return Redactor(walk.inputs[name] for name in secret_names(walk) if walk.inputs.get(name))
+
+
+def shown_inputs(walk: Walk) -> dict[str, str]:
+    secrets = secret_names(walk)
+    return {k: (SECRET if k in secrets else v) for k, v in walk.inputs.items() if v}
+
+
+def step_dict(step: Step) -> dict[str, Any]:
+    return {
+        "index": step.index,
+        "node": step.node,
+        "kind": step.kind,
+        "title": step.title,
+        "layer": step.layer,
+        "check": step.check,
+        "status": step.status,
+        "outcome": step.outcome,
+        "summary": step.summary,
+        "facts": step.facts,
+        "evidence": [e.to_dict() for e in step.evidence],
+        "next": step.next,
+        "why": step.why,
+        "started_at": step.started_at,
+        "duration_ms": step.duration_ms,
+    }
+
+
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    return {
+        "code": finding.code,
+        "severity": finding.severity,
+        "title": finding.title,
+        "summary": finding.summary,
+        "facts": finding.facts,
+        "remedy": finding.remedy,
+        "node": finding.node,
+        "layer": finding.layer,
+        "rank": finding.rank,
+        "step_index": finding.step_index,
+    }
+
+
+def diagnosis_dict(
+    findings: list[dict[str, Any]], steps: list[dict[str, Any]], complete: bool
+) -> dict[str, Any]:
+    """The most likely root cause among the findings, or all-clear."""
+    if findings:
+        severity = {"error": 0, "warning": 1, "info": 2}
+        top = min(
+            findings,
+            key=lambda f: (severity.get(f["severity"], 9), f.get("rank", 50), f.get("step_index", 0)),
+        )
+        return {
+            "code": top["code"],
+            "title": top["title"],
+            "summary": top["summary"],
+            "remedy": top["remedy"],
+        }
+    errors = [s for s in steps if s["status"] == "error"]
+    if errors or not complete:
+        note = f"No problem found, but {len(errors)} step(s) could not be checked" if errors else ""
+        return {
+            "code": ALL_CLEAR,
+            "title": note or "No problem found, but the walk did not finish",
+            "summary": "; ".join(f"{s['title']}: {s['summary']}" for s in errors),
+            "remedy": "",
+        }
+    return {"code": ALL_CLEAR, "title": "Every layer checked passed", "summary": "", "remedy": ""}
+
+
+def header_dict(walk: Walk, session: str = "") -> dict[str, Any]:
+    return {
+        "maildoctor": __version__,
+        "session": session,
+        "flow": walk.flow.name,
+        "flow_title": walk.flow.title,
+        "inputs": shown_inputs(walk),
+        "started_at": walk.started_at,
+    }
+
+
+def build(walk: Walk, session: str = "") -> dict[str, Any]:
+    """The whole report of a walk, redacted."""
+    redact = redactor_for(walk)
+    steps = [redact(step_dict(s)) for s in walk.steps]
+    findings = [redact(finding_dict(f)) for f in walk.findings]
+    return assemble(
+        redact(header_dict(walk, session)),
+        steps,
+        findings,
+        walk.complete,
+        walk.incomplete_reason,
+        walk.finished_at,
+    )
+
+
+def assemble(
+    header: Mapping[str, Any],
+    steps: list[dict[str, Any]],
+    findings: list[dict[str, Any]],
+    complete: bool,
+    incomplete_reason: str | None,
+    finished_at: str | None,
+) -> dict[str, Any]:
+    """CONTRACT.md's JSON object from its parts; transcripts rebuild reports through here too."""
+    return {
+        **header,
+        "steps": steps,
+        "findings": findings,
+        "diagnosis": diagnosis_dict(findings, steps, complete),
+        "complete": complete,
+        "incomplete_reason": incomplete_reason,
+        "finished_at": finished_at,
+    }
+
+
+def exit_code(report: Mapping[str, Any]) -> int:
+    """CONTRACT.md: 0 all clear · 1 at least one finding · 3 the walk could not finish."""
+    if report["findings"]:
+        return 1
+    if not report["complete"]:
+        return 3
+    return 0
