@@ -102,6 +102,14 @@ class _Lines:
         return best
 
 
+def line_of(text: str, path: Iterable[str | int]) -> int:
+    """The line in YAML ``text`` of the deepest known prefix of ``path`` (1 when unknown)."""
+    try:
+        return _Lines(yaml.compose(text)).line(path)
+    except yaml.YAMLError:
+        return 1
+
+
 def _node_of(path: Iterable[str | int]) -> str | None:
     parts = list(path)
     if len(parts) >= 2 and parts[0] == "nodes":
@@ -114,12 +122,11 @@ def _pydantic_errors(exc: ValidationError, file: str, lines: _Lines) -> list[Flo
     for err in exc.errors():
         loc = list(err["loc"])
         node = _node_of(loc)
+        # pydantic puts the union tag (the node's kind) after the node id; it is not a YAML key
+        if node and len(loc) > 2 and loc[2] in _NODE_KINDS:
+            del loc[2]
         line = lines.line(loc)
-        # drop the container and the union tag from what we show: the node is named already
-        rest = loc[2:] if node else loc
-        if node and rest and rest[0] in _NODE_KINDS:
-            rest = rest[1:]
-        shown = [str(p) for p in rest]
+        shown = [str(p) for p in (loc[2:] if node else loc)]
         field = ".".join(shown)
         if err["type"] == "extra_forbidden":
             message = f"unknown field '{field}'"
@@ -127,7 +134,7 @@ def _pydantic_errors(exc: ValidationError, file: str, lines: _Lines) -> list[Flo
             message = f"missing field '{field}'"
         else:
             message = f"{field}: {err['msg']}" if field else err["msg"]
-            if err["type"] in ("literal_error", "union_tag_invalid", "enum"):
+            if err["type"] in ("literal_error", "enum"):
                 message += f" (got {err.get('input')!r})"
         errors.append(FlowError(file, line, message, node))
     return errors

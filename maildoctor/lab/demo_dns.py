@@ -21,9 +21,10 @@ DEMO_INPUTS = {
 def serve() -> Iterator[tuple[object, dict[str, str]]]:
     try:
         from maildoctor.lab.dns import LabDnsServer
+        from maildoctor.lab.world import with_world
     except ImportError as exc:  # the lab is an optional extra
         raise MissingExtra("lab", exc.name) from None
-    server = LabDnsServer(DEMO_ZONE.read_text(encoding="utf-8"))
+    server = LabDnsServer(with_world(DEMO_ZONE.read_text(encoding="utf-8")))
     server.start()
     try:
         yield server, dict(DEMO_INPUTS)

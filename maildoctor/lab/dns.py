@@ -240,7 +240,7 @@ def _truncated(reply: DNSRecord) -> DNSRecord:
 
 
 class _Handler(DNSHandler):
-    udplen = 512  # dnslib's own truncation drops the question section; get_reply truncates instead
+    udplen = 0  # dnslib's own truncation drops the question section; get_reply truncates instead
 
     def handle(self) -> None:
         if self.server.socket_type == socket.SOCK_STREAM:
@@ -261,7 +261,7 @@ class _Handler(DNSHandler):
             opt = _opt(request)
             limit = max(_UDP_DEFAULT_PAYLOAD, opt.rclass if opt is not None else 0)  # OPT class = payload
             if len(packed) > limit:
-                packed = reply.truncate().pack()  # the client retries over TCP
+                packed = _truncated(reply).pack()  # the client retries over TCP
         return packed
 
     def _hold_open(self, stopping: threading.Event) -> None:

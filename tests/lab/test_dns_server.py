@@ -344,7 +344,7 @@ def test_start_and_stop_are_fast_and_free_the_port() -> None:
     lab.stop()
     assert time.monotonic() - started < 0.5
     lab.stop()  # idempotent
-    assert set(threading.enumerate()) == before
+    assert set(threading.enumerate()) - before == set()  # other servers' threads may come and go
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", port))

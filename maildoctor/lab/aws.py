@@ -1,0 +1,1014 @@
+"""The lab's AWS endpoint: moto in server mode, behind a thin WSGI layer that answers what moto lacks.
+
+One HTTP endpoint on loopback serves every service boto3 asks for (``endpoint_url=server.endpoint_url``).
+The layer in front of moto answers, from the loaded scenario:
+
+- SES v2 GetEmailIdentity, ListEmailIdentities, GetAccount, GetSuppressedDestination and
+  ListSuppressedDestinations (moto's SES identities always look verified and it has no account or
+  suppression state);
+- CloudTrail LookupEvents (not in moto);
+- IAM SimulatePrincipalPolicy (not in moto), evaluated from the user's policies as moto holds them.
+
+Everything else (IAM, STS, CloudWatch, other SES calls) is moto's, seeded at load time: IAM users,
+inline policies and access keys with the scenario's exact ids, secrets, statuses and dates, and the
+account's reputation rates as ``AWS/SES`` CloudWatch metrics.
+
+The region of a request is taken from its SigV4 credential scope, as AWS does.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fnmatch
+import hashlib
+import io
+import json
+import logging
+import socket
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+from xml.sax.saxutils import escape
+
+from maildoctor.lab.scenario import LAB_ACCOUNT_ID, Identity, Scenario, TrailEvent, parse_when
+from maildoctor.lab.scenario import now as scenario_now
+
+log = logging.getLogger(__name__)
+
+Response = tuple[int, dict[str, str], bytes]
+
+CLOUDTRAIL_TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+IAM_XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
+LOOKUP_KEYS = (
+    "EventId",
+    "EventName",
+    "ReadOnly",
+    "Username",
+    "ResourceType",
+    "ResourceName",
+    "EventSource",
+    "AccessKeyId",
+)
+CLOUDTRAIL_RETENTION = timedelta(days=90)
+IAM_REGION = "us-east-1"  # IAM is global; its CloudTrail events are recorded in us-east-1 only
+_NS = uuid.UUID("5d1c1b1e-6a8f-4f5e-9a43-6d61696c646f")  # namespace for the lab's stable ids
+
+
+def _stable(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _b32(*parts: str, length: int) -> str:
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return base64.b32encode(digest).decode()[:length]
+
+
+def _epoch(when: datetime) -> float:
+    return when.timestamp()
+
+
+def _iso_z(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _naive_utc(when: datetime) -> datetime:
+    """moto keeps naive UTC datetimes."""
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
+def _java_date(when: datetime) -> str:
+    """The date format IAM puts in CloudTrail responseElements: ``Nov 25, 2026 1:37:00 PM``."""
+    when = when.astimezone(UTC)
+    hour = when.hour % 12 or 12
+    return f"{when:%b} {when.day}, {when.year} {hour}:{when:%M:%S} {'AM' if when.hour < 12 else 'PM'}"
+
+
+def _parse_time(value: Any) -> datetime:
+    """A timestamp as botocore sends it: epoch seconds (JSON bodies) or ISO 8601 (query strings)."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    text = str(value).strip()
+    try:
+        return datetime.fromtimestamp(float(text), UTC)
+    except ValueError:
+        pass
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _encode_token(offset: int, kind: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"k": kind, "o": offset}).encode()).decode()
+
+
+def _decode_token(token: str | None, kind: str) -> int | None:
+    """The offset in a NextToken made by :func:`_encode_token`; None when the token is not ours."""
+    if not token:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        offset = data["o"]
+        if data["k"] != kind or not isinstance(offset, int) or offset < 0:
+            return None
+        return offset
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _request_region_service(environ: WSGIEnvironment) -> tuple[str, str]:
+    """(region, service) from the SigV4 credential scope: ``Credential=AKID/DATE/REGION/SERVICE/aws4_request``."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    marker = "Credential="
+    start = auth.find(marker)
+    if start >= 0:
+        scope = auth[start + len(marker) :].split(",", 1)[0].strip().split("/")
+        if len(scope) >= 5:
+            return scope[-3], scope[-2]
+    return "us-east-1", ""
+
+
+# ---------------------------------------------------------------------------------------------------
+# the state served, built once per load
+
+
+@dataclass(frozen=True)
+class _Trail:
+    """A scenario CloudTrail event, resolved: times fixed, ids invented once."""
+
+    event: TrailEvent
+    when: datetime
+    event_id: str
+    request_id: str
+    actor_key: str
+    username: str
+    resources: tuple[tuple[str, str], ...]  # (type, name)
+    record: str  # the CloudTrailEvent JSON
+
+
+@dataclass(frozen=True)
+class _State:
+    scenario: Scenario
+    now: datetime
+    trail: tuple[_Trail, ...]  # newest first
+
+
+def _build_trail(scenario: Scenario, now: datetime) -> tuple[_Trail, ...]:
+    trail: list[_Trail] = []
+    for index, event in enumerate(scenario.cloudtrail):
+        when = parse_when(event.time, now)
+        seed = (scenario.name, str(index), event.event, event.actor, event.user, event.key or "")
+        event_id = str(uuid.uuid5(_NS, "event\x1f" + "\x1f".join(seed)))
+        request_id = str(uuid.uuid5(_NS, "request\x1f" + "\x1f".join(seed)))
+        identity, username, actor_key = _user_identity(event.actor, when)
+        resources: list[tuple[str, str]] = []
+        if event.key:
+            resources.append(("AWS::IAM::AccessKey", event.key))
+        resources.append(("AWS::IAM::User", event.user))
+        request: dict[str, Any] = {"userName": event.user}
+        if event.key and event.event != "CreateAccessKey":
+            request["accessKeyId"] = event.key
+        if event.status and event.event == "UpdateAccessKey":
+            request["status"] = event.status
+        response: dict[str, Any] | None = None
+        if event.event == "CreateAccessKey" and event.key:
+            response = {
+                "accessKey": {
+                    "userName": event.user,
+                    "accessKeyId": event.key,
+                    "status": "Active",
+                    "createDate": _java_date(when),
+                }
+            }
+        elif event.event == "CreateUser":
+            response = {
+                "user": {
+                    "path": "/",
+                    "userName": event.user,
+                    "userId": "AIDA" + _b32("user", event.user, length=17),
+                    "arn": f"arn:aws:iam::{LAB_ACCOUNT_ID}:user/{event.user}",
+                    "createDate": _java_date(when),
+                }
+            }
+        command = "".join("-" + c.lower() if c.isupper() else c for c in event.event).lstrip("-")
+        record = {
+            "eventVersion": "1.08",
+            "userIdentity": identity,
+            "eventTime": _iso_z(when),
+            "eventSource": "iam.amazonaws.com",
+            "eventName": event.event,
+            "awsRegion": event.region,
+            "sourceIPAddress": event.source_ip,
+            "userAgent": f"aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0 exe/x86_64.ubuntu.22 prompt/off command/iam.{command}",
+            "requestParameters": request,
+            "responseElements": response,
+            "requestID": request_id,
+            "eventID": event_id,
+            "readOnly": False,
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": LAB_ACCOUNT_ID,
+            "eventCategory": "Management",
+            "tlsDetails": {
+                "tlsVersion": "TLSv1.3",
+                "cipherSuite": "TLS_AES_128_GCM_SHA256",
+                "clientProvidedHostHeader": "iam.amazonaws.com",
+            },
+        }
+        trail.append(
+            _Trail(
+                event=event,
+                when=when,
+                event_id=event_id,
+                request_id=request_id,
+                actor_key=actor_key,
+                username=username,
+                resources=tuple(resources),
+                record=json.dumps(record),
+            )
+        )
+    trail.sort(key=lambda t: t.when, reverse=True)
+    return tuple(trail)
+
+
+def _user_identity(actor: str, when: datetime) -> tuple[dict[str, Any], str, str]:
+    """userIdentity for an actor: an IAM user name, or ``ROLE/SESSION`` for an assumed-role session.
+
+    Returns the identity, the Username CloudTrail shows, and the (invented, stable) access key id used.
+    """
+    if "/" in actor:
+        role, session = actor.split("/", 1)
+        role_id = "AROA" + _b32("role", role, length=17)
+        key = "ASIA" + _b32("key", actor, length=16)
+        identity = {
+            "type": "AssumedRole",
+            "principalId": f"{role_id}:{session}",
+            "arn": f"arn:aws:sts::{LAB_ACCOUNT_ID}:assumed-role/{role}/{session}",
+            "accountId": LAB_ACCOUNT_ID,
+            "accessKeyId": key,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": role_id,
+                    "arn": f"arn:aws:iam::{LAB_ACCOUNT_ID}:role/{role}",
+                    "accountId": LAB_ACCOUNT_ID,
+                    "userName": role,
+                },
+                "attributes": {
+                    "creationDate": _iso_z(when - timedelta(minutes=10)),
+                    "mfaAuthenticated": "false",
+                },
+            },
+        }
+        return identity, session, key
+    key = "AKIA" + _b32("key", actor, length=16)
+    identity = {
+        "type": "IAMUser",
+        "principalId": "AIDA" + _b32("user", actor, length=17),
+        "arn": f"arn:aws:iam::{LAB_ACCOUNT_ID}:user/{actor}",
+        "accountId": LAB_ACCOUNT_ID,
+        "accessKeyId": key,
+        "userName": actor,
+    }
+    return identity, actor, key
+
+
+# ---------------------------------------------------------------------------------------------------
+# responses
+
+
+def _json(status: int, body: Any, content_type: str = "application/json", **headers: str) -> Response:
+    out = {"Content-Type": content_type, "x-amzn-RequestId": str(uuid.uuid4())}
+    out.update(headers)
+    return status, out, json.dumps(body).encode()
+
+
+def _rest_error(status: int, code: str, message: str) -> Response:
+    """An error in the REST-JSON protocol (SES v2)."""
+    return _json(status, {"message": message}, **{"x-amzn-ErrorType": code})
+
+
+def _json11_error(code: str, message: str, status: int = 400) -> Response:
+    """An error in the JSON 1.1 protocol (CloudTrail)."""
+    return _json(status, {"__type": code, "Message": message}, "application/x-amz-json-1.1")
+
+
+def _xml(status: int, body: str) -> Response:
+    return status, {"Content-Type": "text/xml"}, body.encode()
+
+
+def _iam_error(status: int, code: str, message: str) -> Response:
+    return _xml(
+        status,
+        f'<ErrorResponse xmlns="{IAM_XMLNS}"><Error><Type>Sender</Type><Code>{escape(code)}</Code>'
+        f"<Message>{escape(message)}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>",
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# the WSGI layer
+
+
+class _LabApp:
+    """Answers what moto lacks from the loaded scenario; passes everything else to moto."""
+
+    def __init__(self, moto_app: WSGIApplication) -> None:
+        self.moto_app = moto_app
+        self.state: _State | None = None
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            answer = self.route(environ)
+        except Exception:  # a bug in the lab must not look like an AWS answer
+            log.exception(
+                "lab AWS endpoint failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+            )
+            answer = _json(
+                500, {"message": "lab AWS endpoint internal error"}, **{"x-amzn-ErrorType": "InternalFailure"}
+            )
+        if answer is None:
+            return self.moto_app(environ, start_response)
+        status, headers, body = answer
+        headers = {**headers, "Content-Length": str(len(body))}
+        start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
+        return [body]
+
+    # -- routing ------------------------------------------------------------------------------------
+
+    def route(self, environ: WSGIEnvironment) -> Response | None:
+        state = self.state
+        if state is None:
+            return None
+        region, service = _request_region_service(environ)
+        method = environ.get("REQUEST_METHOD", "GET")
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
+        path = urlsplit(raw).path
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if path.startswith("/v2/email/"):
+            return self.sesv2(state, region, method, path, environ)
+        if target.startswith(CLOUDTRAIL_TARGET):
+            if target[len(CLOUDTRAIL_TARGET) :] == "LookupEvents":
+                return self.lookup_events(state, region, _read_json(environ))
+            return None
+        if service == "iam" and method == "POST":
+            form = _read_form(environ)
+            if form.get("Action") == "SimulatePrincipalPolicy":
+                return self.simulate_principal_policy(state, form)
+        return None
+
+    # -- SES v2 -------------------------------------------------------------------------------------
+
+    def sesv2(
+        self, state: _State, region: str, method: str, path: str, environ: WSGIEnvironment
+    ) -> Response | None:
+        parts = [unquote(p) for p in path.split("/")[3:]]  # after "", "v2", "email"
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        if method == "GET" and len(parts) == 2 and parts[0] == "identities":
+            return self.get_email_identity(state, region, parts[1])
+        if (method == "GET" and parts == ["identities"]) or (
+            method == "POST" and parts == ["list-identities"]
+        ):
+            params: dict[str, Any] = {k: v[-1] for k, v in query.items()}
+            if method == "POST":
+                params.update(_read_json(environ))
+            return self.list_email_identities(state, region, params)
+        if method == "GET" and parts == ["account"]:
+            return self.get_account(state, region)
+        if method == "GET" and len(parts) == 3 and parts[:2] == ["suppression", "addresses"]:
+            return self.get_suppressed_destination(state, region, parts[2])
+        if method == "GET" and parts == ["suppression", "addresses"]:
+            return self.list_suppressed_destinations(state, region, query)
+        return None
+
+    def get_email_identity(self, state: _State, region: str, name: str) -> Response:
+        identity = state.scenario.identity(region, name)
+        if identity is None:
+            return _rest_error(404, "NotFoundException", f"Email identity {name} does not exist.")
+        body: dict[str, Any] = {
+            "IdentityType": identity.type,
+            "FeedbackForwardingStatus": True,
+            "VerifiedForSendingStatus": identity.verified_for_sending,
+            "DkimAttributes": self._dkim(state, region, identity),
+            # SES reports BehaviorOnMxFailure alone when no custom MAIL FROM domain is set
+            "MailFromAttributes": {"BehaviorOnMxFailure": "USE_DEFAULT_VALUE"},
+            "Policies": {},
+            "Tags": [],
+            "VerificationStatus": identity.verification,
+            "VerificationInfo": {"LastCheckedTimestamp": _epoch(state.now - timedelta(hours=3))},
+        }
+        if identity.verification == "SUCCESS":
+            body["VerificationInfo"]["LastSuccessTimestamp"] = _epoch(state.now - timedelta(hours=3))
+        if identity.mail_from is not None:
+            body["MailFromAttributes"] = {
+                "MailFromDomain": identity.mail_from.domain,
+                "MailFromDomainStatus": identity.mail_from.status,
+                "BehaviorOnMxFailure": identity.mail_from.behavior_on_mx_failure,
+            }
+        return _json(200, body)
+
+    def _dkim(self, state: _State, region: str, identity: Identity) -> dict[str, Any]:
+        dkim = identity.dkim
+        if dkim is None and identity.type == "EMAIL_ADDRESS":
+            # an address signs with the DKIM of its domain (or a parent domain) when that is an identity
+            labels = identity.identity.rsplit("@", 1)[1].split(".")
+            for i in range(len(labels) - 1):
+                domain = state.scenario.identity(region, ".".join(labels[i:]))
+                if domain is not None and domain.dkim is not None:
+                    dkim = domain.dkim
+                    break
+        if dkim is None:
+            return {
+                "SigningEnabled": False,
+                "Status": "NOT_STARTED",
+                "SigningAttributesOrigin": "AWS_SES",
+                "NextSigningKeyLength": "RSA_2048_BIT",
+            }
+        out: dict[str, Any] = {
+            "SigningEnabled": dkim.signing_enabled,
+            "Status": dkim.status,
+            "Tokens": list(dkim.tokens),
+            "SigningAttributesOrigin": dkim.origin,
+        }
+        if dkim.origin == "AWS_SES":
+            out["NextSigningKeyLength"] = "RSA_2048_BIT"
+            out["CurrentSigningKeyLength"] = "RSA_2048_BIT"
+            out["LastKeyGenerationTimestamp"] = _epoch(state.now - timedelta(days=30))
+        return out
+
+    def list_email_identities(self, state: _State, region: str, params: dict[str, Any]) -> Response:
+        identities = list(state.scenario.identities.get(region, []))
+        filters = params.get("Filter") or {}
+        if isinstance(filters, dict):
+            if "IDENTITY_TYPE" in filters:
+                identities = [i for i in identities if i.type == filters["IDENTITY_TYPE"]]
+            if "VERIFICATION_STATUS" in filters:
+                identities = [i for i in identities if i.verification == filters["VERIFICATION_STATUS"]]
+            if "IDENTITY_NAME_CONTAINS" in filters:
+                needle = str(filters["IDENTITY_NAME_CONTAINS"]).lower()
+                identities = [i for i in identities if needle in i.identity.lower()]
+        page = _page_size(params.get("PageSize"), default=100, maximum=1000)
+        offset = _decode_token(params.get("NextToken"), "identities")
+        if page is None:
+            return _rest_error(400, "BadRequestException", "PageSize must be between 1 and 1000.")
+        if offset is None:
+            return _rest_error(400, "BadRequestException", "Invalid NextToken.")
+        chunk = identities[offset : offset + page]
+        body: dict[str, Any] = {
+            "EmailIdentities": [
+                {
+                    "IdentityType": i.type,
+                    "IdentityName": i.identity,
+                    "SendingEnabled": i.verified_for_sending,
+                    "VerificationStatus": i.verification,
+                }
+                for i in chunk
+            ]
+        }
+        if offset + page < len(identities):
+            body["NextToken"] = _encode_token(offset + page, "identities")
+        return _json(200, body)
+
+    def get_account(self, state: _State, region: str) -> Response:
+        account = state.scenario.account_in(region)
+        body: dict[str, Any] = {
+            "DedicatedIpAutoWarmupEnabled": False,
+            "EnforcementStatus": account.enforcement,
+            "ProductionAccessEnabled": account.production_access,
+            "SendQuota": {
+                "Max24HourSend": account.max_24h_send,
+                "MaxSendRate": account.max_send_rate,
+                "SentLast24Hours": account.sent_last_24h,
+            },
+            "SendingEnabled": account.sending_enabled,
+            "SuppressionAttributes": {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]},
+        }
+        if account.review_status is not None:
+            domains = [i.identity for i in state.scenario.identities.get(region, []) if i.type == "DOMAIN"]
+            case = int(_stable(state.scenario.name, region, "case")[:12], 16) % 10**11
+            body["Details"] = {
+                "MailType": "TRANSACTIONAL",
+                "WebsiteURL": f"https://www.{domains[0]}" if domains else "https://www.example.com",
+                "ContactLanguage": "EN",
+                "UseCaseDescription": "Transactional mail (sign-in links, receipts, notifications) to our own users.",
+                "ReviewDetails": {"Status": account.review_status, "CaseId": str(10**11 + case)},
+            }
+        return _json(200, body)
+
+    def _suppressed(self, state: _State, region: str) -> list[tuple[str, str, datetime]]:
+        """(address, reason, last update) of the region's suppression list, newest first."""
+        rows: list[tuple[str, str, datetime]] = [
+            (entry.address, entry.reason, parse_when(entry.time, state.now))
+            for entry in state.scenario.suppression.get(region, [])
+        ]
+        rows.sort(key=lambda row: row[2], reverse=True)
+        return rows
+
+    def get_suppressed_destination(self, state: _State, region: str, address: str) -> Response:
+        for email, reason, when in self._suppressed(state, region):
+            if email.lower() == address.lower():
+                seed = _stable(state.scenario.name, region, email)
+                stamp = f"{int(_epoch(when) * 1000):012x}"
+                return _json(
+                    200,
+                    {
+                        "SuppressedDestination": {
+                            "EmailAddress": email,
+                            "Reason": reason,
+                            "LastUpdateTime": _epoch(when),
+                            "Attributes": {
+                                "MessageId": f"0100{stamp}-{uuid.UUID(seed[:32])}-000000",
+                                "FeedbackId": f"0100{stamp}-{uuid.UUID(seed[32:64])}-000000",
+                            },
+                        }
+                    },
+                )
+        return _rest_error(
+            404, "NotFoundException", f"Email address {address} does not exist on your suppression list."
+        )
+
+    def list_suppressed_destinations(
+        self, state: _State, region: str, query: dict[str, list[str]]
+    ) -> Response:
+        rows = self._suppressed(state, region)
+        reasons = query.get("Reason") or query.get("Reasons")
+        if reasons:
+            rows = [row for row in rows if row[1] in reasons]
+        try:
+            if query.get("StartDate"):
+                start = _parse_time(query["StartDate"][-1])
+                rows = [row for row in rows if row[2] >= start]
+            if query.get("EndDate"):
+                end = _parse_time(query["EndDate"][-1])
+                rows = [row for row in rows if row[2] <= end]
+        except ValueError:
+            return _rest_error(400, "BadRequestException", "StartDate and EndDate must be timestamps.")
+        page = _page_size(_last(query, "PageSize"), default=1000, maximum=1000)
+        offset = _decode_token(_last(query, "NextToken"), "suppression")
+        if page is None:
+            return _rest_error(400, "BadRequestException", "PageSize must be between 1 and 1000.")
+        if offset is None:
+            return _rest_error(400, "InvalidNextTokenException", "The NextToken is invalid.")
+        body: dict[str, Any] = {
+            "SuppressedDestinationSummaries": [
+                {"EmailAddress": email, "Reason": reason, "LastUpdateTime": _epoch(when)}
+                for email, reason, when in rows[offset : offset + page]
+            ]
+        }
+        if offset + page < len(rows):
+            body["NextToken"] = _encode_token(offset + page, "suppression")
+        return _json(200, body)
+
+    # -- CloudTrail ---------------------------------------------------------------------------------
+
+    def lookup_events(self, state: _State, region: str, params: dict[str, Any]) -> Response:
+        attributes = params.get("LookupAttributes") or []
+        if len(attributes) > 1:
+            return _json11_error(
+                "InvalidLookupAttributesException", "You cannot specify more than one lookup attribute."
+            )
+        wanted: tuple[str, str] | None = None
+        if attributes:
+            key, value = attributes[0].get("AttributeKey"), attributes[0].get("AttributeValue")
+            if key not in LOOKUP_KEYS:
+                return _json11_error(
+                    "InvalidLookupAttributesException", f"Lookup attribute key {key} is not valid."
+                )
+            if not isinstance(value, str) or not value:
+                return _json11_error(
+                    "InvalidLookupAttributesException", "The lookup attribute value must not be empty."
+                )
+            wanted = (key, value)
+        try:
+            start = _parse_time(params["StartTime"]) if params.get("StartTime") is not None else None
+            end = _parse_time(params["EndTime"]) if params.get("EndTime") is not None else None
+        except ValueError:
+            return _json11_error("InvalidTimeRangeException", "StartTime and EndTime must be timestamps.")
+        if start is not None and end is not None and start > end:
+            return _json11_error("InvalidTimeRangeException", "Start time must be before the end time.")
+        max_results = params.get("MaxResults", 50)
+        if not isinstance(max_results, int) or not 1 <= max_results <= 50:
+            return _json11_error("InvalidMaxResultsException", "MaxResults must be between 1 and 50.")
+        offset = _decode_token(params.get("NextToken"), "trail")
+        if offset is None:
+            return _json11_error("InvalidNextTokenException", "Invalid NextToken.")
+        if params.get("EventCategory") == "insight":
+            return _json(200, {"Events": []}, "application/x-amz-json-1.1")
+
+        oldest = state.now - CLOUDTRAIL_RETENTION
+        found = []
+        for item in state.trail:
+            if item.event.region != region or item.when < oldest:
+                continue
+            if (start is not None and item.when < start) or (end is not None and item.when > end):
+                continue
+            if wanted is not None and not _trail_matches(item, *wanted):
+                continue
+            found.append(item)
+        chunk = found[offset : offset + max_results]
+        body: dict[str, Any] = {
+            "Events": [
+                {
+                    "EventId": item.event_id,
+                    "EventName": item.event.event,
+                    "ReadOnly": "false",
+                    "AccessKeyId": item.actor_key,
+                    "EventTime": _epoch(item.when),
+                    "EventSource": "iam.amazonaws.com",
+                    "Username": item.username,
+                    "Resources": [{"ResourceType": t, "ResourceName": n} for t, n in item.resources],
+                    "CloudTrailEvent": item.record,
+                }
+                for item in chunk
+            ]
+        }
+        if offset + max_results < len(found):
+            body["NextToken"] = _encode_token(offset + max_results, "trail")
+        return _json(200, body, "application/x-amz-json-1.1")
+
+    # -- IAM ----------------------------------------------------------------------------------------
+
+    def simulate_principal_policy(self, state: _State, form: dict[str, str]) -> Response:
+        from moto.iam.models import iam_backends
+
+        source = form.get("PolicySourceArn", "")
+        actions = _members(form, "ActionNames")
+        resources = _members(form, "ResourceArns") or ["*"]
+        if not actions:
+            return _iam_error(400, "InvalidInput", "ActionNames must contain at least one action.")
+        prefix = f"arn:aws:iam::{LAB_ACCOUNT_ID}:user/"
+        if not source.startswith(prefix):
+            return _iam_error(
+                400, "InvalidInput", f"Invalid ARN: {source} (the lab simulates IAM users only)."
+            )
+        name = source.rsplit("/", 1)[1]
+        backend = iam_backends[LAB_ACCOUNT_ID]["global"]
+        user = backend.users.get(name)
+        if user is None:
+            return _iam_error(404, "NoSuchEntity", f"The user with name {name} cannot be found.")
+        policies: list[tuple[str, str, Any]] = [
+            (n, "user", json.loads(doc)) for n, doc in user.policies.items()
+        ]
+        for arn, managed in user.managed_policies.items():
+            default = next((v for v in managed.versions if v.is_default), None)
+            if default is not None and default.document:
+                kind = "aws-managed" if arn.startswith("arn:aws:iam::aws:") else "user-managed"
+                document = (
+                    default.document if isinstance(default.document, dict) else json.loads(default.document)
+                )
+                policies.append((managed.name, kind, document))
+        results = []
+        for action in actions:
+            for resource in resources:
+                decision, matched = _evaluate(policies, action, resource)
+                statements = "".join(
+                    f"<member><SourcePolicyId>{escape(pid)}</SourcePolicyId>"
+                    f"<SourcePolicyType>{kind}</SourcePolicyType></member>"
+                    for pid, kind in matched
+                )
+                results.append(
+                    "<member>"
+                    f"<EvalActionName>{escape(action)}</EvalActionName>"
+                    f"<EvalResourceName>{escape(resource)}</EvalResourceName>"
+                    f"<EvalDecision>{decision}</EvalDecision>"
+                    f"<MatchedStatements>{statements}</MatchedStatements>"
+                    "<MissingContextValues/>"
+                    "</member>"
+                )
+        return _xml(
+            200,
+            f'<SimulatePrincipalPolicyResponse xmlns="{IAM_XMLNS}"><SimulatePrincipalPolicyResult>'
+            f"<IsTruncated>false</IsTruncated><EvaluationResults>{''.join(results)}</EvaluationResults>"
+            f"</SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId>"
+            "</ResponseMetadata></SimulatePrincipalPolicyResponse>",
+        )
+
+
+def _trail_matches(item: _Trail, key: str, value: str) -> bool:
+    if key == "EventId":
+        return item.event_id == value
+    if key == "EventName":
+        return item.event.event == value
+    if key == "ReadOnly":
+        return value == "false"
+    if key == "Username":
+        return item.username == value
+    if key == "ResourceType":
+        return any(t == value for t, _ in item.resources)
+    if key == "ResourceName":
+        return any(n == value for _, n in item.resources)
+    if key == "EventSource":
+        return value == "iam.amazonaws.com"
+    return item.actor_key == value  # AccessKeyId: the key that signed the call
+
+
+def _listify(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _matches(patterns: list[str], value: str, *, case: bool) -> bool:
+    if case:
+        return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+    return any(fnmatch.fnmatchcase(value.lower(), p.lower()) for p in patterns)
+
+
+def _evaluate(
+    policies: list[tuple[str, str, Any]], action: str, resource: str
+) -> tuple[str, list[tuple[str, str]]]:
+    """IAM's decision for one action on one resource: an explicit deny wins, then any allow, else implicit deny.
+
+    Conditions are not evaluated (a statement with a Condition is taken to apply).
+    """
+    allows: list[tuple[str, str]] = []
+    denies: list[tuple[str, str]] = []
+    for policy_id, kind, document in policies:
+        statements = document.get("Statement", [])
+        for statement in [statements] if isinstance(statements, dict) else statements:
+            if "Action" in statement:
+                action_ok = _matches(_listify(statement["Action"]), action, case=False)
+            else:
+                action_ok = not _matches(_listify(statement.get("NotAction")), action, case=False)
+            if "Resource" in statement:
+                resource_ok = _matches(_listify(statement["Resource"]), resource, case=True)
+            else:
+                resource_ok = not _matches(_listify(statement.get("NotResource")), resource, case=True)
+            if action_ok and resource_ok:
+                (denies if statement.get("Effect") == "Deny" else allows).append((policy_id, kind))
+    if denies:
+        return "explicitDeny", denies
+    if allows:
+        return "allowed", allows
+    return "implicitDeny", []
+
+
+def _members(form: dict[str, str], name: str) -> list[str]:
+    """``Name.member.1``, ``Name.member.2`` … of a query-protocol request, in order."""
+    prefix = f"{name}.member."
+    numbered = [
+        (int(k[len(prefix) :]), v)
+        for k, v in form.items()
+        if k.startswith(prefix) and k[len(prefix) :].isdigit()
+    ]
+    return [v for _, v in sorted(numbered)]
+
+
+def _last(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def _page_size(value: Any, *, default: int, maximum: int) -> int | None:
+    if value in (None, ""):
+        return default
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        return None
+    return size if 1 <= size <= maximum else None
+
+
+def _read_body(environ: WSGIEnvironment) -> bytes:
+    """The request body, put back for whoever reads it next (moto)."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return bytes(body)
+
+
+def _read_json(environ: WSGIEnvironment) -> dict[str, Any]:
+    body = _read_body(environ)
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_form(environ: WSGIEnvironment) -> dict[str, str]:
+    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return {}
+    body = _read_body(environ).decode("utf-8", "replace")
+    return {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+# ---------------------------------------------------------------------------------------------------
+# moto seeding
+
+
+def _reset_moto() -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def _seed_iam(scenario: Scenario, now: datetime) -> None:
+    from moto.iam.models import AccessKey, AccessKeyLastUsed, iam_backends
+
+    backend = iam_backends[LAB_ACCOUNT_ID]["global"]
+    for user in scenario.iam.users:
+        moto_user = backend.create_user(region_name=IAM_REGION, user_name=user.name)
+        moto_user.id = "AIDA" + _b32("user", user.name, length=17)  # the same id CloudTrail shows
+        created = [
+            parse_when(e.time, now)
+            for e in scenario.cloudtrail
+            if e.event == "CreateUser" and e.user == user.name
+        ]
+        key_dates = [parse_when(k.created, now) for k in user.keys]
+        if created:
+            moto_user.create_date = _naive_utc(min(created))
+        elif key_dates:
+            moto_user.create_date = _naive_utc(min(key_dates) - timedelta(hours=1))
+        else:
+            moto_user.create_date = _naive_utc(now - timedelta(days=365))
+        for policy in user.policies:
+            document = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": policy.effect, "Action": list(policy.actions), "Resource": policy.resource}
+                ],
+            }
+            backend.put_user_policy(user.name, policy.name, json.dumps(document))
+        for key in user.keys:
+            access_key = AccessKey(  # type: ignore[abstract]  # moto's CloudFormation base class
+                user.name, prefix="AKIA", account_id=LAB_ACCOUNT_ID, status=key.status
+            )
+            access_key.access_key_id = key.id
+            access_key.secret_access_key = key.secret
+            access_key.create_date = _naive_utc(parse_when(key.created, now))
+            if key.last_used is not None:
+                access_key.last_used = AccessKeyLastUsed(
+                    _naive_utc(parse_when(key.last_used, now)), key.last_used_service, key.last_used_region
+                )
+            moto_user.access_keys.append(access_key)
+            backend.access_keys[access_key.access_key_id] = access_key
+
+
+def _seed_cloudwatch(scenario: Scenario, now: datetime) -> None:
+    """SES reputation metrics (account level, no dimensions) for the sending region and every region with
+    an account entry: a datapoint every 30 minutes over the last six hours."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    regions = dict.fromkeys([scenario.region, *scenario.account])
+    for region in regions:
+        account = scenario.account_in(region)
+        backend = cloudwatch_backends[LAB_ACCOUNT_ID][region]
+        data = []
+        for step in range(12):
+            when = _naive_utc(now - timedelta(minutes=15 + 30 * step))
+            data.append(
+                {"MetricName": "Reputation.BounceRate", "Value": account.bounce_rate, "Timestamp": when}
+            )
+            data.append(
+                {"MetricName": "Reputation.ComplaintRate", "Value": account.complaint_rate, "Timestamp": when}
+            )
+        backend.put_metric_data("AWS/SES", data)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the server
+
+
+class _Quiet:
+    """Mixed into moto's request handler: no request logging on stdout/stderr."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        log.debug("%s: " + message, type, *args)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def _make_server(host: str, port: int, app: WSGIApplication) -> Any:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import ThreadedWSGIServer
+
+    class Handler(_Quiet, MotoRequestHandler):
+        pass
+
+    class Server(ThreadedWSGIServer):
+        """Tracks its connection threads so that stop() can close keep-alive connections and join them."""
+
+        def __init__(self) -> None:
+            self._conns: dict[threading.Thread, socket.socket] = {}
+            self._conns_lock = threading.Lock()
+            super().__init__(host, port, app, handler=Handler)
+
+        def process_request(self, request: Any, client_address: Any) -> None:
+            thread = threading.Thread(
+                target=self._serve_connection,
+                args=(request, client_address),
+                name="lab-aws-conn",
+                daemon=True,
+            )
+            with self._conns_lock:
+                self._conns[thread] = request
+            thread.start()
+
+        def _serve_connection(self, request: Any, client_address: Any) -> None:
+            try:
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
+            finally:
+                self.shutdown_request(request)
+                with self._conns_lock:
+                    self._conns.pop(threading.current_thread(), None)
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            log.debug("lab AWS endpoint: connection error from %s", client_address, exc_info=True)
+
+        def close_connections(self) -> None:
+            with self._conns_lock:
+                conns = list(self._conns.items())
+            for _, sock in conns:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            for thread, _ in conns:
+                thread.join(timeout=5)
+
+    return Server()
+
+
+class LabAwsServer:
+    """The lab's AWS endpoint on loopback. ``start()``, ``load(scenario)``, point boto3 at ``endpoint_url``.
+
+    moto keeps its state in module globals, so a process holds one scenario at a time: ``load()`` on
+    any server resets moto for all of them. Run one ``LabAwsServer`` per process.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._app: _LabApp | None = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the lab AWS endpoint is not started")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def scenario(self) -> Scenario | None:
+        state = self._app.state if self._app else None
+        return state.scenario if state else None
+
+    def start(self) -> None:
+        if self._server is not None:
+            return
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        self._app = _LabApp(moto_app)
+        empty = Scenario(name="empty", description="no scenario loaded", expect="")
+        self._app.state = _State(scenario=empty, now=scenario_now(), trail=())
+        self._server = _make_server(self.host, self.port, self._app)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="lab-aws", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._server = self._thread = None
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def load(self, scenario: Scenario, now: datetime | None = None) -> None:
+        """Forget everything (moto's state included) and serve this scenario, times relative to ``now``."""
+        if self._app is None:
+            raise RuntimeError("start the lab AWS endpoint before loading a scenario")
+        when = now or scenario_now()
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        with self._load_lock:
+            _reset_moto()
+            _seed_iam(scenario, when)
+            _seed_cloudwatch(scenario, when)
+            self._app.state = _State(scenario=scenario, now=when, trail=_build_trail(scenario, when))
+
+    def __enter__(self) -> LabAwsServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,244 @@
+"""Lab scenarios: the state of a small mail world (SES, IAM, CloudTrail, DNS) as YAML, validated strictly.
+
+Times are relative to when the scenario is loaded (``-3d``, ``-2h``, ``-90m``, ``now``) so that a
+scenario always reads as "the key was rotated three days ago".
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from maildoctor.errors import MaildoctorError
+from maildoctor.smtp_password import smtp_password_v2, smtp_password_v4
+
+SCENARIOS_DIR = Path(__file__).with_name("scenarios")
+LAB_ACCOUNT_ID = "123456789012"  # moto's default account
+
+_RELATIVE = re.compile(r"^(?:now|-(\d+)([dhms]))$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def parse_when(text: str, now: datetime) -> datetime:
+    match = _RELATIVE.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a relative time like -3d, -2h, -15m or now")
+    if text.strip() == "now":
+        return now
+    return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+RelTime = Annotated[str, Field(pattern=_RELATIVE.pattern, description="relative to now: -3d, -2h, -15m, now")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Account(Strict):
+    production_access: bool = True
+    sending_enabled: bool = True
+    enforcement: Literal["HEALTHY", "PROBATION", "SHUTDOWN"] = "HEALTHY"
+    review_status: Literal["PENDING", "FAILED", "GRANTED", "DENIED"] | None = None
+    max_24h_send: float = 50000
+    max_send_rate: float = 14
+    sent_last_24h: float = 0
+    bounce_rate: float = 0.0  # fractions: 0.05 = 5 %
+    complaint_rate: float = 0.0
+
+
+class Dkim(Strict):
+    signing_enabled: bool = True
+    status: Literal["PENDING", "SUCCESS", "FAILED", "TEMPORARY_FAILURE", "NOT_STARTED"] = "SUCCESS"
+    tokens: list[str] = Field(default_factory=list)
+    origin: Literal["AWS_SES", "EXTERNAL"] = "AWS_SES"
+
+
+class MailFrom(Strict):
+    domain: str
+    status: Literal["PENDING", "SUCCESS", "FAILED", "TEMPORARY_FAILURE"] = "SUCCESS"
+    behavior_on_mx_failure: Literal["USE_DEFAULT_VALUE", "REJECT_MESSAGE"] = "USE_DEFAULT_VALUE"
+
+
+class Identity(Strict):
+    identity: str
+    verification: Literal["PENDING", "SUCCESS", "FAILED", "TEMPORARY_FAILURE", "NOT_STARTED"] = "SUCCESS"
+    dkim: Dkim | None = None
+    mail_from: MailFrom | None = None
+
+    @property
+    def type(self) -> str:
+        return "EMAIL_ADDRESS" if "@" in self.identity else "DOMAIN"
+
+    @property
+    def verified_for_sending(self) -> bool:
+        return self.verification == "SUCCESS"
+
+
+class Suppressed(Strict):
+    address: str
+    reason: Literal["BOUNCE", "COMPLAINT"] = "BOUNCE"
+    time: RelTime = "-1d"
+
+
+class Policy(Strict):
+    name: str
+    actions: list[str]
+    resource: str = "*"
+    effect: Literal["Allow", "Deny"] = "Allow"
+
+
+class AccessKey(Strict):
+    id: Annotated[str, Field(pattern=r"^AKIA[A-Z0-9]{16}$")]
+    secret: Annotated[str, Field(min_length=40, max_length=40)]
+    status: Literal["Active", "Inactive"] = "Active"
+    created: RelTime = "-30d"
+    last_used: RelTime | None = None
+    last_used_service: str = "ses"
+    last_used_region: str = "us-east-1"
+
+
+class User(Strict):
+    name: str
+    policies: list[Policy] = Field(default_factory=list)
+    keys: list[AccessKey] = Field(default_factory=list)
+
+
+class Iam(Strict):
+    users: list[User] = Field(default_factory=list)
+
+
+class TrailEvent(Strict):
+    event: Literal["CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "CreateUser", "AttachUserPolicy",
+                   "PutUserPolicy", "DeleteUser"]  # fmt: skip
+    time: RelTime
+    actor: str = Field(description="the IAM user name (or role session) that made the call")
+    user: str = Field(description="the IAM user acted on")
+    key: str | None = Field(None, description="the access key id acted on")
+    status: Literal["Active", "Inactive"] | None = None
+    source_ip: str = "198.51.100.7"
+    region: str = "us-east-1"
+
+
+class Dns(Strict):
+    zone: str = ""
+    servfail: list[str] = Field(default_factory=list)
+    timeout: list[str] = Field(default_factory=list)
+
+
+class DerivedPassword(Strict):
+    """A configured SMTP password computed from a secret, so scenarios never carry a password literal."""
+
+    derive_from_secret: str
+    region: str = "us-east-1"
+    version: Literal[2, 4] = 4
+
+    def value(self) -> str:
+        if self.version == 2:
+            return smtp_password_v2(self.derive_from_secret)
+        return smtp_password_v4(self.derive_from_secret, self.region)
+
+
+class Scenario(Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, title="maildoctor lab scenario")
+
+    name: str
+    description: str
+    expect: str = Field(description="the diagnosis code a walk of this scenario reaches")
+    regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
+    account: dict[str, Account] = Field(
+        default_factory=dict, description="per region; default: healthy production"
+    )
+    identities: dict[str, list[Identity]] = Field(default_factory=dict, description="per region")
+    suppression: dict[str, list[Suppressed]] = Field(default_factory=dict, description="per region")
+    iam: Iam = Field(default_factory=Iam)
+    cloudtrail: list[TrailEvent] = Field(default_factory=list)
+    dns: Dns = Field(default_factory=Dns)
+    inputs: dict[str, str | DerivedPassword] = Field(
+        default_factory=dict, description="what the client is configured with: the inputs of a walk"
+    )
+
+    @field_validator("account", "identities", "suppression")
+    @classmethod
+    def _regions_named(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for region in value:
+            if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", region):
+                raise ValueError(f"{region!r} is not a region name")
+        return value
+
+    @property
+    def region(self) -> str:
+        """The sending region."""
+        return self.regions[0]
+
+    def account_in(self, region: str) -> Account:
+        return self.account.get(region, Account())
+
+    def identity(self, region: str, name: str) -> Identity | None:
+        for identity in self.identities.get(region, []):
+            if identity.identity.lower() == name.lower():
+                return identity
+        return None
+
+    def find_key(self, key_id: str) -> tuple[User, AccessKey] | None:
+        for user in self.iam.users:
+            for key in user.keys:
+                if key.id == key_id:
+                    return user, key
+        return None
+
+    def walk_inputs(self) -> dict[str, str]:
+        """The inputs of a walk of this scenario, secrets derived in memory."""
+        return {k: (v.value() if isinstance(v, DerivedPassword) else v) for k, v in self.inputs.items()}
+
+
+class ScenarioError(MaildoctorError):
+    pass
+
+
+def scenario_paths() -> list[Path]:
+    return sorted(SCENARIOS_DIR.glob("*.yaml"))
+
+
+def find_scenario(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return path
+    shipped = SCENARIOS_DIR / f"{name_or_path}.yaml"
+    if shipped.is_file():
+        return shipped
+    known = ", ".join(p.stem for p in scenario_paths())
+    raise ScenarioError(f"no scenario named {name_or_path!r} (shipped scenarios: {known})")
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """Load and validate a scenario; errors name the file and line."""
+    from maildoctor.flow.load import line_of  # the same line-finding as flow files
+
+    path = find_scenario(name_or_path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ScenarioError(
+            f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            lines.append(f"{path}:{line_of(text, err['loc'])}: {loc}: {message}")
+        raise ScenarioError("\n".join(lines)) from None
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)

@@ -1,0 +1,386 @@
+"""The lab's SES-like SMTP server: aiosmtpd with mandatory STARTTLS and AUTH checked against a scenario.
+
+It answers the way ``email-smtp.<region>.amazonaws.com`` does (reply texts from ses-facts.md):
+
+* before STARTTLS every command but EHLO/NOOP/STARTTLS/QUIT gets ``530 Must issue a STARTTLS command first``
+  (AUTH is advertised in the first EHLO as SES does, so clients really send it and see the 530);
+* AUTH PLAIN / LOGIN: the user name is an access key id, the password must be the SigV4 SMTP password of
+  that key's secret for the scenario's sending region: ``235 Authentication successful``; an unknown or
+  Inactive key or any other password gets ``535 Authentication Credentials Invalid``, except the correct
+  SigV2 password of an active key, which gets the SigV2-deprecated 535;
+* MAIL / RCPT / DATA before AUTH: ``530 Authentication required``;
+* the sending checks are made at the end of DATA, where SES makes them (clients see them as the reply to
+  the final ``.``; aiosmtplib raises ``SMTPDataError(554, ...)``), in this order: sending paused for the
+  account, identities not verified (the envelope sender and the From header address, plus the recipients
+  when the account is in the sandbox), the IAM user not allowed ``ses:SendRawEmail`` on the identity;
+* otherwise ``250 Ok <message-id>``; the message is discarded, the last few are kept in memory.
+
+The server runs its own event loop in its own thread, on a socket it binds itself (aiosmtpd's
+``Controller(port=0)`` cannot check readiness on an ephemeral port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import hmac
+import logging
+import socket
+import ssl
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from fnmatch import fnmatchcase
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import trustme
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from maildoctor.lab.scenario import LAB_ACCOUNT_ID, Scenario, User
+from maildoctor.smtp_password import password_form, smtp_password_v2, smtp_password_v4
+
+__all__ = ["AcceptedMessage", "LabSmtpServer", "LabTls"]
+
+# aiosmtpd logs to "mail.log" (warnings included, e.g. its deprecated Session.login_data setter on every
+# successful AUTH). Without a handler anywhere, Python's last-resort handler would print those to stderr
+# over the TUI; a NullHandler silences that and still lets an application that configures logging see them.
+logging.getLogger("mail.log").addHandler(logging.NullHandler())
+
+SES_HOSTNAME = "email-smtp.amazonaws.com"
+SES_IDENT = "ESMTP SimpleEmailService-d-MAILDOCTORLAB0 maildoctor-lab"
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+KEEP_MESSAGES = 20
+
+AUTH_OK = "235 Authentication successful"
+AUTH_INVALID = "535 Authentication Credentials Invalid"
+AUTH_SIGV2 = (
+    "535 Signature Version 2 is deprecated for use with SES from March 26, 2021. "
+    "Please migrate to Signature Version 4."
+)
+AUTH_REQUIRED = "530 Authentication required"
+SENDING_PAUSED = (
+    "554 Message rejected: Sending paused for this account. "
+    "For more information, please check the AWS Management Console."
+)
+NOT_VERIFIED = "554 Message rejected: Email address is not verified. The following identities failed the check in region {region}: {identities}"
+ACCESS_DENIED = "554 Access denied: User {user_arn} is not authorized to perform ses:SendRawEmail on resource {identity_arn}"
+
+_SEND_ACTION = "ses:sendrawemail"
+_CONNECT_TIMEOUT = 10.0
+
+
+class LabTls:
+    """The lab's certificate authority and the server certificate it issues (for localhost and 127.0.0.1)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._ca = trustme.CA(organization_name="maildoctor lab")
+        self._cert = self._ca.issue_cert("localhost", "127.0.0.1", organization_name="maildoctor lab")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.ca_file: Path = directory / "lab-ca.pem"
+        self._ca.cert_pem.write_to_path(str(self.ca_file))
+        self._context: ssl.SSLContext | None = None
+
+    def server_context(self) -> ssl.SSLContext:
+        if self._context is None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # no client certificates asked
+            self._cert.configure_cert(context)
+            self._context = context
+        return self._context
+
+
+@dataclass(frozen=True)
+class AcceptedMessage:
+    message_id: str
+    access_key_id: str
+    user: str
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    content: bytes
+
+
+@dataclass(frozen=True)
+class _Login:
+    """What a successful AUTH leaves on the session (never the password)."""
+
+    access_key_id: str
+    user: str
+
+
+def _message_id() -> str:
+    return f"{int(time.time() * 1000):016x}-{uuid.uuid4()}-000000"
+
+
+def _domain_and_parents(address: str) -> list[str]:
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)] if domain else []
+
+
+def _verified_identity(scenario: Scenario, region: str, address: str) -> str | None:
+    """The verified identity that covers ``address``: the address itself, its domain or a parent domain."""
+    for name in [address, *_domain_and_parents(address)]:
+        identity = scenario.identity(region, name)
+        if identity is not None and identity.verified_for_sending:
+            return identity.identity
+    return None
+
+
+def _may_send(user: User, identity_arn: str) -> bool:
+    """IAM, simplified: an explicit Deny wins, else some Allow must match the action and the resource."""
+    allowed = False
+    for policy in user.policies:
+        if not any(fnmatchcase(_SEND_ACTION, action.lower()) for action in policy.actions):
+            continue
+        if not fnmatchcase(identity_arn, policy.resource):
+            continue
+        if policy.effect == "Deny":
+            return False
+        allowed = True
+    return allowed
+
+
+def _from_header_addresses(content: bytes) -> list[str]:
+    headers = BytesHeaderParser(policy=compat32).parsebytes(content)
+    return [addr for _, addr in email.utils.getaddresses(headers.get_all("From", [])) if "@" in addr]
+
+
+class _Handler:
+    """aiosmtpd hooks: the EHLO reply and the SES sending checks at the end of DATA."""
+
+    def __init__(self, lab: LabSmtpServer) -> None:
+        self._lab = lab
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # aiosmtpd leaves this to a 5-argument EHLO hook
+        lines = [SES_HOSTNAME, "8BITMIME", f"SIZE {MAX_MESSAGE_BYTES}"]
+        if session.ssl is None:
+            lines.append("STARTTLS")
+        lines += ["AUTH PLAIN LOGIN", "Ok"]
+        return [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        login = session.auth_data
+        scenario = self._lab.scenario
+        if not isinstance(login, _Login) or scenario is None:
+            return AUTH_REQUIRED
+        content = envelope.original_content or b""
+        return self._lab._check_send(
+            scenario, login, envelope.mail_from or "", list(envelope.rcpt_tos), content
+        )
+
+
+class _SesSmtp(SMTP):
+    """aiosmtpd's SMTP with SES's replies where aiosmtpd's own differ, and connection tracking for stop()."""
+
+    def __init__(self, lab: LabSmtpServer, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(
+            _Handler(lab),
+            hostname=SES_HOSTNAME,
+            ident=SES_IDENT,
+            tls_context=lab.tls.server_context(),
+            require_starttls=True,
+            auth_required=True,
+            auth_require_tls=True,
+            authenticator=lab._authenticate,
+            data_size_limit=MAX_MESSAGE_BYTES,
+            timeout=60,
+            loop=loop,
+        )
+        self._lab = lab
+
+    async def check_auth_needed(self, caller_method: str) -> bool:
+        assert self.session is not None
+        if not self.session.authenticated:
+            await self.push(AUTH_REQUIRED)  # aiosmtpd's text is "530 5.7.0 Authentication required"
+            return True
+        return False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._original_transport is None:  # the TCP connection, not the TLS layer after STARTTLS
+            self._lab._connections.add(self)
+            # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; a socket from
+            # socket.create_server has proto 0, and Nagle would then hold each line of a multi-line reply
+            # (aiosmtpd writes them one by one) for the peer's delayed ACK: 40 ms per EHLO.
+            sock = transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._lab._connections.discard(self)
+        super().connection_lost(error)
+
+    def abort(self) -> None:
+        for transport in (self._original_transport, self.transport):
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
+
+
+async def _cancel_leftovers() -> None:
+    pending = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+class LabSmtpServer:
+    """An SES-like SMTP endpoint on loopback; ``load()`` swaps the scenario while it runs."""
+
+    def __init__(self, tls: LabTls, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.tls = tls
+        self.host = host
+        self.port = port
+        self._requested_port = port
+        self.scenario: Scenario | None = None
+        self._messages: deque[AcceptedMessage] = deque(maxlen=KEEP_MESSAGES)
+        self._connections: set[_SesSmtp] = set()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def messages(self) -> list[AcceptedMessage]:
+        """The last accepted messages, oldest first."""
+        return list(self._messages)
+
+    def load(self, scenario: Scenario) -> None:
+        """Serve ``scenario`` from the next command on (sessions already logged in keep their login)."""
+        self.scenario = scenario
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind, then serve from a background thread; returns once connections are accepted."""
+        if self._thread is not None:
+            return
+        sock = socket.create_server((self.host, self._requested_port), backlog=64)
+        self.port = sock.getsockname()[1]
+        self._ready.clear()
+        self._failure = None
+        self._thread = threading.Thread(
+            target=self._run, args=(sock,), name="maildoctor-lab-smtp", daemon=True
+        )
+        self._thread.start()
+        if not self._ready.wait(_CONNECT_TIMEOUT) or self._failure is not None:
+            failure = self._failure
+            self.stop()
+            sock.close()
+            raise RuntimeError(f"the lab SMTP server did not start on {self.address}") from failure
+
+    def stop(self) -> None:
+        """Close the listening socket and every connection, end the thread. Safe to call twice."""
+        thread, loop, stopping = self._thread, self._loop, self._stopping
+        if thread is None:
+            return
+        if loop is not None and stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop may already be closed
+                loop.call_soon_threadsafe(stopping.set)
+        thread.join()
+        self._thread = self._loop = self._stopping = None
+
+    def __enter__(self) -> LabSmtpServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _run(self, sock: socket.socket) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve(loop, sock))
+        except BaseException as exc:  # reported to start(), which is waiting
+            self._failure = exc
+            self._ready.set()
+        finally:
+            sock.close()
+            loop.run_until_complete(_cancel_leftovers())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _serve(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        self._stopping = asyncio.Event()
+        server = await loop.create_server(lambda: _SesSmtp(self, loop), sock=sock)
+        self._ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            server.close()
+            for connection in list(self._connections):
+                connection.abort()
+            self._connections.clear()
+            await asyncio.sleep(0)  # let connection_lost callbacks run
+            await server.wait_closed()
+
+    # --- SES behaviour -----------------------------------------------------------------------------
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        scenario = self.scenario
+        if scenario is None or not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        key_id = auth_data.login.decode("utf-8", errors="replace")
+        password = auth_data.password.decode("ascii", errors="replace")
+        found = scenario.find_key(key_id)
+        if found is None or found[1].status != "Active":
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        user, key = found
+        if hmac.compare_digest(password, smtp_password_v4(key.secret, scenario.region)):
+            return AuthResult(success=True, auth_data=_Login(key.id, user.name), message=AUTH_OK)
+        if password_form(password) == "sigv2" and hmac.compare_digest(password, smtp_password_v2(key.secret)):
+            return AuthResult(success=False, handled=False, message=AUTH_SIGV2)
+        return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+
+    def _check_send(
+        self, scenario: Scenario, login: _Login, mail_from: str, rcpt_tos: list[str], content: bytes
+    ) -> str:
+        region = scenario.region
+        if not scenario.account_in(region).sending_enabled:
+            return SENDING_PAUSED
+        found = scenario.find_key(login.access_key_id)
+        user = found[0] if found is not None else User(name=login.user)  # key gone since: no permissions
+
+        from_header = _from_header_addresses(content)
+        checked = [mail_from, *from_header]
+        if not scenario.account_in(region).production_access:  # sandbox: recipients must be verified too
+            checked += rcpt_tos
+        failed: list[str] = []
+        for address in checked:
+            if _verified_identity(scenario, region, address) is None and address.lower() not in (
+                f.lower() for f in failed
+            ):
+                failed.append(address)
+        if failed:
+            return NOT_VERIFIED.format(region=region.upper(), identities=", ".join(failed))
+
+        sender = from_header[0] if from_header else mail_from
+        identity = _verified_identity(scenario, region, sender) or sender
+        identity_arn = f"arn:aws:ses:{region}:{LAB_ACCOUNT_ID}:identity/{identity}"
+        if not _may_send(user, identity_arn):
+            user_arn = f"arn:aws:iam::{LAB_ACCOUNT_ID}:user/{user.name}"
+            return ACCESS_DENIED.format(user_arn=user_arn, identity_arn=identity_arn)
+
+        message_id = _message_id()
+        self._messages.append(
+            AcceptedMessage(message_id, login.access_key_id, login.user, mail_from, tuple(rcpt_tos), content)
+        )
+        return f"250 Ok {message_id}"

@@ -1,0 +1,119 @@
+"""Transcripts: written step by step, redacted, rebuilt after a crash, exported in three formats."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from maildoctor import transcript
+from maildoctor.checks.registry import CheckContext, CheckResult, check
+from maildoctor.cli import main
+from maildoctor.clients import Clients
+from maildoctor.clients.settings import Settings
+from maildoctor.engine import StepFinished, Walk
+from maildoctor.flow.load import parse_flow_text
+
+
+@check("test.password_echo", outcomes={"fail"}, args={"pw"})
+async def password_echo(ctx: CheckContext) -> CheckResult:
+    """Puts the secret into its evidence, as an SMTP dialogue might."""
+    return CheckResult("fail", "fail", f"server said no to {ctx.arg('pw')}", facts={"sent": ctx.arg("pw")})
+
+
+FLOW = textwrap.dedent("""\
+    name: tr
+    title: Transcript flow
+    description: transcript test
+    inputs:
+      smtp_password: {description: pw, secret: true}
+    start: login
+    nodes:
+      login:
+        kind: check
+        title: Login
+        check: test.password_echo
+        args: {pw: "{smtp_password}"}
+        next: {fail: fix, error: done}
+      fix:
+        kind: remedy
+        title: Bad password
+        code: smtp-password-wrong
+        summary: "{login.summary}"
+        remedy: "the password {smtp_password} is wrong"
+        continue: done
+      done:
+        kind: end
+    """)
+SECRET = "BSuperSecretSmtpPassword0000000000000000000"
+
+
+async def test_every_step_is_on_disk_when_it_finishes_and_no_secret_is(tmp_path: Path) -> None:
+    flow = parse_flow_text(FLOW, "tr.yaml")
+    walk = Walk(flow, {"smtp_password": SECRET}, Clients(Settings()))
+    writer = transcript.TranscriptWriter(tmp_path, walk)
+    seen_on_disk: list[int] = []
+
+    def after_write(event: object) -> None:
+        if isinstance(event, StepFinished):
+            seen_on_disk.append(len(writer.path.read_text().splitlines()))
+
+    walk.listeners += [writer, after_write]
+    await walk.run()
+    writer.close()
+    raw = writer.path.read_text()
+    assert SECRET not in raw
+    assert seen_on_disk == [2, 3, 5]  # session line, then each step as it finishes (+ the finding)
+    data = transcript.load(writer.path)
+    assert data["diagnosis"]["code"] == "smtp-password-wrong"
+    assert data["inputs"] == {"smtp_password": "[secret]"}
+    assert data["steps"][0]["summary"] == "server said no to [secret]"
+
+
+def test_a_torn_last_line_after_a_crash_loses_only_that_line(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    lines = [
+        {"type": "session", "maildoctor": "0.1.0", "session": "s", "flow": "tr", "flow_title": "T", "inputs": {},
+         "started_at": "2026-11-28T10:00:00Z"},
+        {"type": "step", "index": 0, "node": "login", "kind": "check", "title": "Login", "layer": "", "check": "x",
+         "status": "pass", "outcome": "pass", "summary": "fine", "facts": {}, "evidence": [], "next": "done",
+         "why": "", "started_at": "", "duration_ms": 3},
+    ]  # fmt: skip
+    path.write_text("\n".join(json.dumps(x) for x in lines) + '\n{"type": "step", "ind')
+    data = transcript.load(path)
+    assert [s["node"] for s in data["steps"]] == ["login"]
+    assert data["complete"] is False
+
+
+@pytest.mark.usefixtures("state_dir")
+def test_list_and_export_in_every_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    flow_file = tmp_path / "tr.yaml"
+    flow_file.write_text(FLOW)
+    secret_file = tmp_path / "pw"
+    secret_file.write_text(SECRET)
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", str(flow_file), "--set", f"smtp_password=@{secret_file}"])
+    assert result.exit_code == 1
+    listing = runner.invoke(main, ["transcript", "list"])
+    assert listing.exit_code == 0
+    assert " tr " in listing.output and "smtp-password-wrong" in listing.output
+    for fmt, marker in [("markdown", "# Mail delivery diagnosis: smtp-password-wrong"), ("json", '"code": "smtp-password-wrong"'),
+                        ("html", "<h1>Mail delivery diagnosis: smtp-password-wrong</h1>")]:  # fmt: skip
+        out = tmp_path / f"export.{fmt}"
+        result = runner.invoke(
+            main, ["transcript", "export", "latest", "--format", fmt, "--output", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+        text = out.read_text()
+        assert marker in text
+        assert SECRET not in text
+
+
+@pytest.mark.usefixtures("state_dir")
+def test_export_of_a_missing_transcript_is_a_clear_error() -> None:
+    result = CliRunner().invoke(main, ["transcript", "export", "nope"])
+    assert result.exit_code == 2
+    assert result.output.startswith("maildoctor: no transcript 'nope'")
