@@ -190,6 +190,7 @@ async def analyze_spf(dns: DnsQuery, domain: str, require_include: str | None = 
     if answer.rcode in _FAILED:
         a.outcome = "error"
         a.error = f"the TXT lookup for {domain} got {rcode_phrase(answer)}"
+        a.problems.append(a.error)
         return a
     a.records = find_spf_records(answer.records) if answer.ok else []
     if not a.records:
@@ -215,7 +216,7 @@ async def analyze_spf(dns: DnsQuery, domain: str, require_include: str | None = 
                 a.problems.append(f"one of them is also invalid: {exc}")
         if len(parsed_all) == len(a.records):
             merged = parse_spf(merge_records(parsed_all))
-            if require and not any(r.mechanisms and _includes_directly(r, require) for r in parsed_all):
+            if require and not any(_includes_directly(r, require) for r in parsed_all):
                 merged = parse_spf(with_include(merged, require))
             a.records_to_add = [
                 f"; replace the {len(a.records)} SPF records at {domain} with this one",
@@ -233,7 +234,10 @@ async def analyze_spf(dns: DnsQuery, domain: str, require_include: str | None = 
             record = parse_spf(fixed)
             if require and not _includes_directly(record, require):
                 fixed = with_include(record, require)
-            a.records_to_add = [f"; replace the SPF record at {domain} with", zone_txt_line(domain, fixed)]
+            a.records_to_add = [
+                f"; replace the SPF record at {domain} with this one (mis-spelt mechanisms corrected)",
+                zone_txt_line(domain, fixed, TXT_TTL),
+            ]
         return a
     a.warnings = list(a.parsed.warnings)
     ev = a.evaluation = await evaluate_spf(domain, a.parsed, dns.query)
@@ -248,6 +252,7 @@ async def analyze_spf(dns: DnsQuery, domain: str, require_include: str | None = 
     elif ev.temperrors:
         a.outcome = "error"
         a.error = f"a lookup needed to count {domain}'s SPF failed: {ev.temperrors[0]}{_more(ev.temperrors)}"
+        a.problems += ev.temperrors
     return a
 
 
@@ -278,8 +283,18 @@ def _spf_fix(a: SpfAnalysis, ev: SpfEvaluation, missing_include: bool) -> list[s
     text = with_include(fixed, a.require_include) if missing_include and a.require_include else fixed.text
     if text == a.parsed.text:
         return []
-    why = "without the terms that match nothing" if dead else "with the include added"
-    return [f"; replace the SPF record at {a.domain} with this one ({why})", zone_txt_line(a.domain, text)]
+    why = " and ".join(
+        w
+        for w, on in (
+            ("without the terms that match nothing", dead),
+            ("with the include added", missing_include),
+        )
+        if on
+    )
+    return [
+        f"; replace the SPF record at {a.domain} with this one ({why})",
+        zone_txt_line(a.domain, text, TXT_TTL),
+    ]
 
 
 @check(
@@ -583,7 +598,9 @@ async def mail_from_check(ctx: CheckContext) -> CheckResult:
     elif mx_answer.ok and mx[0][1] != expected:
         host = mx[0][1]
         other = _FEEDBACK_RE.fullmatch(host)
-        if other:
+        if not host:
+            mx_problem = f"{domain} has a null MX ('.', RFC 7505: it accepts no mail); it must be {expected}"
+        elif other:
             mx_problem = (
                 f"the MX at {domain} points to {host}, which is for {other.group(1)}; mail is sent from "
                 f"{region}, so it must be {expected}"
@@ -618,7 +635,7 @@ async def mail_from_check(ctx: CheckContext) -> CheckResult:
     if mx_answer.rcode in _FAILED:
         return _could_not(mx_answer, facts, evidence)
     if spf.outcome == "error":
-        facts["problems"] = [*problems, spf.error]
+        facts["problems"] = [*problems, *spf.problems]
         return CheckResult("error", "error", f"could not check: {spf.error}", facts, evidence)
     status: Status = "warn" if problems or spf.status == "warn" else "pass"
     summary = f"MAIL FROM {domain}: MX → {expected}, SPF includes amazonses.com"

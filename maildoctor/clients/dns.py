@@ -40,7 +40,8 @@ class DnsAnswer:
         """The answer as `dig` would make you read it: one line per record, or what went wrong."""
         head = f";; {self.name} {self.rdtype} @ {self.server}: "
         if self.rcode == "ok":
-            lines = [f"{link}" for link in self.cname_chain]
+            # a CNAME query's answer is the CNAME itself: show the chain only for other types
+            lines = [] if self.rdtype == "CNAME" else list(self.cname_chain)
             lines += [f"{self.name}. IN {self.rdtype} {rec}" for rec in self.records]
             return head + f"{len(self.records)} record(s)\n" + "\n".join(lines)
         meaning = {

@@ -264,18 +264,18 @@ def validate_graph(
                 yield err(node_id, f"question key '{node.key}' is not a declared input", "key")
 
         for field, text in _templates(flow, node_id):
-            path = tuple(field.split("."))
+            at = field.split(".")
             try:
                 names = placeholders(text)
             except ValueError as exc:
-                yield err(node_id, f"{field}: {exc} (write {{{{ and }}}} for literal braces)", *path)
+                yield err(node_id, f"{field}: {exc} (write {{{{ and }}}} for literal braces)", *at)
                 continue
             for name in names:
                 ref, dot, _ = name.partition(".")
                 if dot and ref not in flow.nodes:
-                    yield err(node_id, f"{field}: placeholder '{{{name}}}' names no node '{ref}'", *path)
+                    yield err(node_id, f"{field}: placeholder '{{{name}}}' names no node '{ref}'", *at)
                 elif not dot and name not in flow.inputs:
-                    yield err(node_id, f"{field}: placeholder '{{{name}}}' names no declared input", *path)
+                    yield err(node_id, f"{field}: placeholder '{{{name}}}' names no declared input", *at)
 
     if flow.start in flow.nodes:
         yield from _reachability(flow, err)

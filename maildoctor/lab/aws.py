@@ -861,7 +861,10 @@ def _seed_cloudwatch(scenario: Scenario, now: datetime) -> None:
     regions = dict.fromkeys([scenario.region, *scenario.account])
     for region in regions:
         account = scenario.account_in(region)
-        backend = cloudwatch_backends[LAB_ACCOUNT_ID][region]
+        try:
+            backend = cloudwatch_backends[LAB_ACCOUNT_ID][region]
+        except KeyError:  # a region moto does not know: it would refuse CloudWatch calls there anyway
+            continue
         data = []
         for step in range(12):
             when = _naive_utc(now - timedelta(minutes=15 + 30 * step))
@@ -896,7 +899,7 @@ def _make_server(host: str, port: int, app: WSGIApplication) -> Any:
         pass
 
     class Server(ThreadedWSGIServer):
-        """Tracks its connection threads so that stop() can close keep-alive connections and join them."""
+        """Tracks its connection threads so that stop() can cut in-flight connections and join their threads."""
 
         def __init__(self) -> None:
             self._conns: dict[threading.Thread, socket.socket] = {}
@@ -907,7 +910,7 @@ def _make_server(host: str, port: int, app: WSGIApplication) -> Any:
             thread = threading.Thread(
                 target=self._serve_connection,
                 args=(request, client_address),
-                name="lab-aws-conn",
+                name=f"lab-aws-{self.server_address[1]}-conn",
                 daemon=True,
             )
             with self._conns_lock:
@@ -977,7 +980,10 @@ class LabAwsServer:
         self._server = _make_server(self.host, self.port, self._app)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="lab-aws", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"lab-aws-{self.port}",
+            daemon=True,
         )
         self._thread.start()
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from maildoctor.errors import MissingExtra
+
+if TYPE_CHECKING:
+    from maildoctor.lab.dns import LabDnsServer
 
 DEMO_ZONE = Path(__file__).with_name("zones") / "demo.zone"
 DEMO_INPUTS = {
@@ -18,7 +22,7 @@ DEMO_INPUTS = {
 
 
 @contextmanager
-def serve() -> Iterator[tuple[object, dict[str, str]]]:
+def serve() -> Iterator[tuple[LabDnsServer, dict[str, str]]]:
     try:
         from maildoctor.lab.dns import LabDnsServer
         from maildoctor.lab.world import with_world

@@ -59,6 +59,7 @@ void.example.net.           TXT "v=spf1 a:nx1.void.example.net a:nx2.void.exampl
 txtonly.void.example.net.   TXT "not an mx"
 noinc.example.net.   TXT "v=spf1 include:nospf.example.org include:amazonses.com -all"
 noinc2.example.net.  TXT "v=spf1 include:gone.example.org include:amazonses.com -all"
+sfinc.example.net.   TXT "v=spf1 include:servfail.example.net -all"
 
 ; ---- DMARC
 _dmarc.badtag.example.net.   TXT "v=DMARC1; p=reject; rau=mailto:d@example.net"
@@ -82,6 +83,8 @@ mf-two.example.net.     MX 20 mx.example.org.
 mf-two.example.net.     TXT "v=spf1 ip4:192.0.2.1 -all"
 mf-bare.example.net.    MX 10 feedback-smtp.us-east-1.amazonses.com.
 mf-bare.example.net.    TXT "v=spf1 mx -all"
+mf-null.example.net.    MX 0 .
+mf-null.example.net.    TXT "v=spf1 include:amazonses.com -all"
 """
 
 SERVFAIL = ["servfail.example.net", "_dmarc.servfail.example.net", "mf-fail.example.net"]
@@ -309,7 +312,8 @@ async def test_spf_syntax_error_with_fix(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.spf", domain="typo.example.net")
     assert r.outcome == "invalid"
     assert r.summary == (
-        "typo.example.net's SPF is invalid: unknown mechanism 'inlcude:amazonses.com' (did you mean 'include'?)"
+        "typo.example.net's SPF is invalid: unknown mechanism 'inlcude:amazonses.com' "
+        "(did you mean 'include'?)"
     )
     assert r.facts["record"] == "v=spf1 inlcude:amazonses.com ~all"
     assert r.facts["records_to_add"][1] == 'typo.example.net. 300 IN TXT "v=spf1 include:amazonses.com ~all"'
@@ -322,6 +326,18 @@ async def test_spf_servfail_is_an_error(lab: LabDnsServer) -> None:
     assert r.summary == "could not check: the TXT lookup for servfail.example.net got SERVFAIL"
     assert r.facts["rcode"] == "servfail"
     assert "SERVFAIL" in evidence_text(r)
+
+
+async def test_spf_servfail_inside_an_include_is_an_error(lab: LabDnsServer) -> None:
+    r = await run(lab, "dns.spf", domain="sfinc.example.net")
+    assert (r.outcome, r.status) == ("error", "error")
+    assert r.summary == (
+        "could not check: a lookup needed to count sfinc.example.net's SPF failed: "
+        "'include:servfail.example.net' in sfinc.example.net: the TXT lookup of servfail.example.net "
+        "got SERVFAIL"
+    )
+    assert r.facts["record"] == "v=spf1 include:servfail.example.net -all"
+    assert r.facts["lookup_table"][0]["result"] == "servfail"
 
 
 async def test_spf_timeout_is_an_error(lab: LabDnsServer) -> None:
@@ -470,8 +486,8 @@ async def test_mail_from_ok(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.mail_from", mail_from_domain="mail.example.com", identity_domain="example.com")
     assert (r.outcome, r.status) == ("pass", "pass")
     assert (
-        r.summary
-        == "MAIL FROM mail.example.com: MX → feedback-smtp.us-east-1.amazonses.com, SPF includes amazonses.com"
+        r.summary == "MAIL FROM mail.example.com: MX → feedback-smtp.us-east-1.amazonses.com, "
+        "SPF includes amazonses.com"
     )
     f = r.facts
     assert f["mx"] == ["10 feedback-smtp.us-east-1.amazonses.com."]
@@ -524,6 +540,15 @@ async def test_mail_from_several_mx_and_bad_spf(lab: LabDnsServer) -> None:
     )
     assert r.facts["records_to_add"][-1] == (
         'mf-two.example.net. 300 IN TXT "v=spf1 ip4:192.0.2.1 include:amazonses.com -all"'
+    )
+
+
+async def test_mail_from_null_mx(lab: LabDnsServer) -> None:
+    r = await run(lab, "dns.mail_from", mail_from_domain="mf-null.example.net")
+    assert r.outcome == "mx-missing"
+    assert r.summary == (
+        "mf-null.example.net has a null MX ('.', RFC 7505: it accepts no mail); it must be "
+        "feedback-smtp.us-east-1.amazonses.com"
     )
 
 

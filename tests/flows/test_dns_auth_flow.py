@@ -117,7 +117,9 @@ class TestDnsAuth:
         assert report["diagnosis"]["code"] == "dkim-records-missing"
 
     def test_markdown_reads_as_an_incident_report(self, dns_lab: LabDnsServer) -> None:
-        dns_lab.load_zone(with_world("\n".join(line for line in CLEAN.splitlines() if not line.startswith("_dmarc"))))
+        dns_lab.load_zone(
+            with_world("\n".join(line for line in CLEAN.splitlines() if not line.startswith("_dmarc")))
+        )
         result = CliRunner().invoke(
             main,
             [
@@ -140,7 +142,9 @@ class TestDnsAuth:
 
 def test_python_dash_m_runs_headless_without_textual(dns_lab: LabDnsServer, tmp_path: Path) -> None:
     """A real process: `python -m maildoctor run` prints JSON, exits 1 on a finding, never loads textual."""
-    dns_lab.load_zone(with_world("\n".join(line for line in CLEAN.splitlines() if not line.startswith("_dmarc"))))
+    dns_lab.load_zone(
+        with_world("\n".join(line for line in CLEAN.splitlines() if not line.startswith("_dmarc")))
+    )
     code = (
         "import runpy, sys\n"
         "sys.argv = ['maildoctor', *sys.argv[1:]]\n"

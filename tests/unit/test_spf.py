@@ -138,7 +138,8 @@ def test_bare_version_is_valid() -> None:
         ),
         (
             "v=spf1 exists:%{i.example.com",
-            "term 'exists:%{i.example.com': bad macro at '%{i.example.' (expected %{letter...}, %%, %_ or %-)",
+            "term 'exists:%{i.example.com': bad macro at '%{i.example.' "
+            "(expected %{letter...}, %%, %_ or %-)",
         ),
         ("spf1 -all", "the record must start with 'v=spf1' (found 'spf1')"),
         ("", "the record must start with 'v=spf1' (found '')"),
