@@ -39,6 +39,9 @@ def to_text(report: Mapping[str, Any]) -> str:
         if step["layer"] and step["layer"] != layer:
             layer = step["layer"]
             out.append(f"[{layer}]")
+        if step["kind"] == "remedy":  # its check's line above already says what was found
+            out.append(f"      ↳ finding {step['outcome']}: {step['title']}")
+            continue
         icon = ICONS.get(step["status"], "?")
         out.append(f"  {icon} {step['title']}: {step['summary']}  ({step['duration_ms']} ms)")
     out.append("")

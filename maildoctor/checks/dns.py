@@ -145,6 +145,16 @@ class SpfAnalysis:
             line += ", but '?all' makes it neutral: it vouches for nothing"
         return line
 
+    def _no_fix(self) -> list[str]:
+        """Say why no record is proposed, rather than leave the remedy's record block empty."""
+        if self.outcome != "invalid":
+            return []
+        return [
+            "; no corrected record can be written automatically: "
+            + "; ".join(self.problems[:2])
+            + " (remove includes you no longer use, or ask the provider for a flatter include)"
+        ]
+
     def facts(self) -> dict[str, Any]:
         ev = self.evaluation
         return {
@@ -163,7 +173,7 @@ class SpfAnalysis:
             "require_include": self.require_include,
             "problems": list(self.problems),
             "warnings": list(self.warnings),
-            "records_to_add": list(self.records_to_add),
+            "records_to_add": list(self.records_to_add) or self._no_fix(),
         }
 
     def evidence(self) -> list[Evidence]:

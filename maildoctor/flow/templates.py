@@ -1,7 +1,7 @@
 """Placeholders in flow text: ``{input}`` names an input, ``{node.fact}`` a fact of an earlier step.
 
 One small mechanism serves check arguments, summaries and remedies alike; ``{{`` and ``}}`` are
-literal braces.
+literal braces. A list shows comma-separated, or one item per line with ``{node.fact:lines}``.
 """
 
 from __future__ import annotations
@@ -15,12 +15,26 @@ _FORMATTER = string.Formatter()
 UNKNOWN = "(unknown)"
 
 
+SPECS = ("", "lines")
+
+
 def placeholders(text: str) -> list[str]:
-    """The placeholder names in ``text``; raises ValueError on unbalanced braces."""
-    return [field for _, field, _, _ in _FORMATTER.parse(text) if field is not None]
+    """The placeholder names in ``text``; raises ValueError on unbalanced braces or an unknown spec."""
+    names = []
+    for _, field, spec, conversion in _FORMATTER.parse(text):
+        if field is None:
+            continue
+        if conversion or spec not in SPECS:
+            raise ValueError(
+                f"'{{{field}{'!' + conversion if conversion else ''}:{spec}}}': only ':lines' may follow a name"
+            )
+        names.append(field)
+    return names
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, spec: str = "") -> str:
+    if spec == "lines" and isinstance(value, list | tuple):
+        return "\n".join(_show(v) for v in value)
     if value is None:
         return UNKNOWN
     if isinstance(value, bool):
@@ -35,13 +49,13 @@ def _show(value: Any) -> str:
 def render(text: str, inputs: Mapping[str, str], facts: Mapping[str, Mapping[str, Any]]) -> str:
     """Fill placeholders: inputs by name, facts by ``node.fact`` (or ``node.summary``/``node.status``)."""
     out: list[str] = []
-    for literal, field, _spec, _conv in _FORMATTER.parse(text):
+    for literal, field, spec, _conv in _FORMATTER.parse(text):
         out.append(literal)
         if field is None:
             continue
         if "." in field:
             node, _, key = field.partition(".")
-            out.append(_show(facts.get(node, {}).get(key)))
+            out.append(_show(facts.get(node, {}).get(key), spec or ""))
         else:
             out.append(inputs.get(field, "") or "")
     return "".join(out)

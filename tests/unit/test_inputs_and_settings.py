@@ -66,6 +66,13 @@ def test_templates() -> None:
     ) == ("example.com: a, b yes (unknown) {x}")
 
 
+def test_list_facts_one_per_line_and_bad_specs_refused() -> None:
+    facts = {"dkim": {"records_to_add": ["a. IN CNAME b.", "c. IN CNAME d."]}}
+    assert render("{dkim.records_to_add:lines}", {}, facts) == "a. IN CNAME b.\nc. IN CNAME d."
+    with pytest.raises(ValueError, match="only ':lines' may follow a name"):
+        placeholders("{dkim.records_to_add:>10}")
+
+
 def test_redactor_replaces_secrets_inside_strings_and_structures() -> None:
     redact = Redactor(["BSecretPassword123", ""])
     data = {"evidence": ["AUTH PLAIN ... BSecretPassword123 ..."], "n": 3}
