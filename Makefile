@@ -22,8 +22,8 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check maildoctor tests scripts
-	$(BIN)/ruff format --check maildoctor tests scripts
+	$(BIN)/ruff check maildoctor tests
+	$(BIN)/ruff format --check maildoctor tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

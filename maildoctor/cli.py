@@ -302,6 +302,77 @@ def iam_policy(flow_refs: tuple[str, ...]) -> None:
     click.echo(json.dumps(policy_for([load_flow(p) for p in paths]), indent=2))
 
 
+# --- lab ----------------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--scenario",
+    "scenario_ref",
+    default="seed-incident",
+    show_default=True,
+    metavar="NAME|PATH",
+    help="A shipped scenario (see --list) or a scenario file.",
+)
+@click.option("--list", "list_only", is_flag=True, help="List the shipped scenarios and exit.")
+@_guard
+def lab(scenario_ref: str, list_only: bool) -> None:
+    """Start the local lab in the foreground: an AWS endpoint, a DNS server and an SES-like SMTP server
+    on loopback, in the state a scenario describes.
+
+    Prints `export VAR=value` lines first (for eval or copy-paste), then serves until Ctrl-C.
+    """
+    import signal
+    import threading
+
+    from maildoctor.lab.scenario import load_scenario, scenario_paths
+
+    if list_only:
+        for path in scenario_paths():
+            scenario = load_scenario(str(path))
+            click.echo(f"{scenario.name:<24} {scenario.description}")
+        return
+    scenario = load_scenario(scenario_ref)
+    from maildoctor.lab import Lab
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with Lab() as running:
+        running.load(scenario)
+        for name, value in running.env().items():
+            click.echo(f"export {name}={shlex_quote(value)}")
+        click.echo(f"# maildoctor lab: scenario {scenario.name} ({scenario.description})")
+        click.echo(f"# expected diagnosis: {scenario.expect}")
+        click.echo(f"# walk it: {walk_hint(scenario, running)}")
+        sys.stdout.flush()
+        click.echo("maildoctor lab: serving; Ctrl-C stops it", err=True)
+        while not stop.wait(0.5):
+            pass
+    click.echo("maildoctor lab: stopped", err=True)
+
+
+def shlex_quote(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)
+
+
+def walk_hint(scenario: Any, running: Any) -> str:
+    """The command that walks a scenario. The secret goes through the environment (CONTRACT.md);
+    multi-line inputs (a bounce) are written beside the lab's CA file, for --set KEY=@FILE."""
+    inputs = scenario.walk_inputs()
+    secret = inputs.pop("smtp_password", None)
+    sets = []
+    for key, value in inputs.items():
+        if value and "\n" in value:
+            sets.append(f"--set {key}=@{shlex_quote(str(running.write_input(key, value)))}")
+        elif value:
+            sets.append(f"--set {key}={shlex_quote(value)}")
+    prefix = f"MAILDOCTOR_INPUT_SMTP_PASSWORD={shlex_quote(secret)} " if secret else ""
+    return f"{prefix}maildoctor run ses-delivery {' '.join(sets)}"
+
+
 # --- demo ---------------------------------------------------------------------------------------------
 
 

@@ -1,26 +1,44 @@
-"""Shared fixtures: one lab DNS server per test session; each test loads its own zone."""
+"""Shared fixtures: one lab per test session (AWS, DNS and SMTP on loopback); each test loads its
+own scenario or zone into it, so no server is restarted between tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from maildoctor.lab import Lab
 from maildoctor.lab.dns import LabDnsServer
+from maildoctor.lab.scenario import Scenario, load_scenario
 
 
 @pytest.fixture(scope="session")
-def dns_lab() -> Iterator[LabDnsServer]:
-    server = LabDnsServer("")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def lab() -> Iterator[Lab]:
+    with Lab() as running:
+        yield running
 
 
 @pytest.fixture
-def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+def load(lab: Lab, monkeypatch: pytest.MonkeyPatch, state_dir: Path):
+    """Load a scenario (name or Scenario) into the session's lab and point the environment at it."""
+
+    def _load(scenario: str | Scenario) -> Scenario:
+        loaded = lab.load(scenario if isinstance(scenario, Scenario) else load_scenario(scenario))
+        for name, value in lab.env().items():
+            monkeypatch.setenv(name, value)
+        return loaded
+
+    return _load
+
+
+@pytest.fixture(scope="session")
+def dns_lab(lab: Lab) -> LabDnsServer:
+    return lab.dns
+
+
+@pytest.fixture
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private state directory, so that no test writes transcripts into the user's."""
     path = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("MAILDOCTOR_STATE_DIR", str(path))

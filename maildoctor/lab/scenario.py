@@ -125,10 +125,29 @@ class TrailEvent(Strict):
     region: str = "us-east-1"
 
 
+_RR_TYPES = {"A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "PTR", "SRV", "CAA"}
+
+
 class Dns(Strict):
     zone: str = ""
+    drop: list[Annotated[str, Field(pattern=r"^\S+ [A-Z]+$")]] = Field(
+        default_factory=list, description="'OWNER TYPE' records to leave out of the zone (for extends)"
+    )
+    add: str = Field("", description="zone-file lines added after the zone (for extends)")
     servfail: list[str] = Field(default_factory=list)
     timeout: list[str] = Field(default_factory=list)
+
+    def effective_zone(self) -> str:
+        """The zone without the dropped records, with the added ones."""
+        dropped = {tuple(d.split()) for d in self.drop}
+        kept = []
+        for line in self.zone.splitlines():
+            words = line.split()
+            rtype = next((w for w in words[1:] if w in _RR_TYPES), None)
+            if words and not line[:1].isspace() and (words[0], rtype) in dropped:
+                continue
+            kept.append(line)
+        return "\n".join(kept) + "\n" + self.add
 
 
 class DerivedPassword(Strict):
@@ -149,6 +168,7 @@ class Scenario(Strict):
 
     name: str
     description: str
+    extends: str | None = Field(None, description="start from this shipped scenario and override it")
     expect: str = Field(description="the diagnosis code a walk of this scenario reaches")
     regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
     account: dict[str, Account] = Field(
@@ -159,6 +179,9 @@ class Scenario(Strict):
     iam: Iam = Field(default_factory=Iam)
     cloudtrail: list[TrailEvent] = Field(default_factory=list)
     dns: Dns = Field(default_factory=Dns)
+    smtp_refuses_connections: bool = Field(
+        False, description="the SMTP endpoint cannot be reached (a firewall)"
+    )
     inputs: dict[str, str | DerivedPassword] = Field(
         default_factory=dict, description="what the client is configured with: the inputs of a walk"
     )
@@ -216,11 +239,17 @@ def find_scenario(name_or_path: str) -> Path:
     raise ScenarioError(f"no scenario named {name_or_path!r} (shipped scenarios: {known})")
 
 
-def load_scenario(name_or_path: str) -> Scenario:
-    """Load and validate a scenario; errors name the file and line."""
+def _merge(base: Any, override: Any) -> Any:
+    """Mappings merge key by key; anything else (lists included) is replaced whole."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in override.items()}}
+    return override
+
+
+def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A scenario's data with what it extends merged underneath; errors name file and line."""
     from maildoctor.flow.load import line_of  # the same line-finding as flow files
 
-    path = find_scenario(name_or_path)
     text = path.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text)
@@ -229,6 +258,27 @@ def load_scenario(name_or_path: str) -> Scenario:
         raise ScenarioError(
             f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {getattr(exc, 'problem', exc)}"
         ) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}:1: a scenario must be a mapping (name, description, expect ...)")
+    parent = data.get("extends")
+    if parent:
+        parent_path = find_scenario(str(parent))
+        if parent_path.resolve() in seen:
+            raise ScenarioError(
+                f"{path}:{line_of(text, ['extends'])}: extends {parent!r}, which extends it back"
+            )
+        data = _merge(_read(parent_path, (*seen, path.resolve())), data)
+    data["__text__"], data["__path__"] = text, path
+    return data
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """Load and validate a scenario (a shipped name or a path); errors name the file and line."""
+    from maildoctor.flow.load import line_of
+
+    path = find_scenario(name_or_path)
+    data = _read(path)
+    text, _ = data.pop("__text__"), data.pop("__path__")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
