@@ -258,6 +258,10 @@ class Walk:
         values = [o.value for o in node.options]
         answer = self.inputs.get(node.key) or None
         answered_by = "input"
+        if answer is None and node.default:
+            found = render(node.default, self.inputs, self.facts())
+            if found in values:
+                answer, answered_by = found, "earlier steps"
         if answer is None:
             answer = await self.asker.ask(node_id, node)
             answered_by = "operator"

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from maildoctor.checks.registry import CheckContext, CheckResult, registry
+from maildoctor.clients import Clients
+from maildoctor.clients.settings import Settings
 from maildoctor.lab import Lab
 from maildoctor.lab.dns import LabDnsServer
 from maildoctor.lab.scenario import Scenario, load_scenario
@@ -43,3 +46,19 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     path = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("MAILDOCTOR_STATE_DIR", str(path))
     return path
+
+
+@pytest.fixture
+def run_check(load):
+    """Run one registered check against the lab, over real protocols: ``await run_check(name, **args)``.
+
+    Load a scenario first with ``load(...)``; ``facts`` gives earlier steps' facts by node id.
+    """
+
+    async def _run(name: str, facts: dict | None = None, timeout: float = 5.0, **args: str) -> CheckResult:
+        settings = Settings.resolve()  # the lab's variables, set by load()
+        settings = Settings(**{**settings.__dict__, "timeout": timeout})
+        ctx = CheckContext(clients=Clients(settings), args=args, inputs={}, facts=facts or {})
+        return await registry()[name].fn(ctx)
+
+    return _run

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from maildoctor.clients.aws import AwsClient
 from maildoctor.clients.dns import DnsClient
 from maildoctor.clients.settings import Settings
+from maildoctor.clients.smtp import SmtpClient
 
 
 class Clients:
@@ -17,3 +19,15 @@ class Clients:
     @cached_property
     def dns(self) -> DnsClient:
         return DnsClient(self.settings.dns_server, timeout=min(self.settings.timeout, 5.0))
+
+    @cached_property
+    def aws(self) -> AwsClient:
+        s = self.settings
+        return AwsClient(
+            profile=s.profile, region=s.region, endpoint_url=s.aws_endpoint_url, timeout=s.timeout
+        )
+
+    @cached_property
+    def smtp(self) -> SmtpClient:
+        s = self.settings
+        return SmtpClient(s.smtp_endpoint, s.smtp_ca_file, timeout=s.timeout)

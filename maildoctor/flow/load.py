@@ -199,6 +199,8 @@ def _templates(flow: Flow, node_id: str) -> Iterator[tuple[str, str]]:
             yield f"args.{name}", value
     elif isinstance(node, QuestionNode):
         yield "prompt", node.prompt
+        if node.default:
+            yield "default", node.default
     elif isinstance(node, RemedyNode):
         yield "summary", node.summary
         yield "remedy", node.remedy

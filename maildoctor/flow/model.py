@@ -57,6 +57,9 @@ class QuestionNode(Strict):
     prompt: str
     layer: str = ""
     options: list[QuestionOption] = Field(min_length=1)
+    default: str | None = Field(
+        None, description="an answer from earlier facts, e.g. '{triage.pathway}', used when it is an option"
+    )
     next: dict[str, NodeId] = Field(description="the next node for each option value")
 
 
