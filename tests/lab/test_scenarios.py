@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from maildoctor.codes import DIAGNOSIS_CODES
 from maildoctor.lab import Lab
 from maildoctor.lab.scenario import ScenarioError, load_scenario, scenario_paths
 from maildoctor.smtp_password import smtp_password_v4
-
-from maildoctor.codes import DIAGNOSIS_CODES
 
 CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "CONTRACT.md"
 
