@@ -287,6 +287,39 @@ def transcript_export(ctx: click.Context, ref: str, fmt: str, output: Path | Non
         click.echo(f"wrote {output}", err=True)
 
 
+# --- smtp-password ------------------------------------------------------------------------------------
+
+
+@main.command("smtp-password")
+@click.option("--region", help="The SES region the password is for (default: AWS_REGION / AWS_DEFAULT_REGION).")
+@_guard
+def smtp_password(region: str | None) -> None:
+    """Derive the SES SMTP password (SigV4, version byte 0x04) from a secret access key.
+
+    The secret is read from stdin when it is piped, otherwise from a hidden prompt; it never appears
+    in argv, shell history or any file. SMTP passwords are region-specific: give the sending region.
+    The user name that goes with the password is the access key's id.
+    """
+    from maildoctor.inputs import REGION_RE
+    from maildoctor.smtp_password import smtp_password_v4
+
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise Failure("--region is needed (or AWS_REGION): SMTP passwords differ per region")
+    if not REGION_RE.match(region):
+        raise Failure(f"--region {region!r} is not an AWS region name (like us-east-1)")
+    if sys.stdin.isatty():
+        secret = click.prompt("Secret access key", hide_input=True, err=True)
+    else:
+        secret = sys.stdin.read()
+    secret = secret.strip()
+    if not secret:
+        raise Failure("no secret access key given (on stdin or at the prompt)")
+    if secret.startswith(("AKIA", "ASIA")) and len(secret) == 20:
+        raise Failure("that is an access key id; give the secret access key (40 characters)")
+    click.echo(smtp_password_v4(secret, region))
+
+
 # --- iam-policy ---------------------------------------------------------------------------------------
 
 

@@ -155,10 +155,11 @@ class Walk:
         return self.finished and self.incomplete_reason is None
 
     def facts(self) -> dict[str, dict[str, Any]]:
-        """Facts of the steps so far by node id, with each step's summary and status."""
+        """Facts of the steps so far by node id, with each step's summary, outcome and status
+        (``step_status``; a check's own fact may be called ``status``)."""
         out: dict[str, dict[str, Any]] = {}
         for step in self.steps:
-            out[step.node] = {**step.facts, "summary": step.summary, "status": step.status}
+            out[step.node] = {"summary": step.summary, "outcome": step.outcome, "step_status": step.status, **step.facts}
         return out
 
     def diagnosis(self) -> Finding | None:
@@ -212,7 +213,8 @@ class Walk:
             step.started_at = started_at
             self.steps.append(step)
             self._emit(StepFinished(step))
-            if isinstance(node, RemedyNode):
+            if isinstance(node, RemedyNode) and node.code not in {f.code for f in self.findings}:
+                # one finding per code: a later layer that meets the same problem adds no second one
                 self._make_finding(step, node)
             node_id = step.next
         self.finished = True

@@ -95,10 +95,10 @@ def resolve(
         value = sets.get(name)
         if value is None:
             value = env.get(ENV_PREFIX + name.upper())
-        if value is None:
-            value = spec.default
         if value is None and spec.default_from == "aws-region":
             value = settings.region
+        if value is None:
+            value = spec.default
         value = (value or "").strip() if spec.kind != "multiline" else (value or "")
         if value:
             values[name] = value

@@ -47,7 +47,7 @@ def _show(value: Any, spec: str = "") -> str:
 
 
 def render(text: str, inputs: Mapping[str, str], facts: Mapping[str, Mapping[str, Any]]) -> str:
-    """Fill placeholders: inputs by name, facts by ``node.fact`` (or ``node.summary``/``node.status``)."""
+    """Fill placeholders: inputs by name, facts by ``node.fact`` (or ``node.summary``/``node.outcome``)."""
     out: list[str] = []
     for literal, field, spec, _conv in _FORMATTER.parse(text):
         out.append(literal)

@@ -1,0 +1,35 @@
+"""The README and --help mention every command (a habit from sqlite-utils)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from maildoctor.cli import main
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def commands(group: click.Group, prefix: str = "maildoctor") -> list[str]:
+    found = []
+    for name, command in group.commands.items():
+        found.append(f"{prefix} {name}")
+        if isinstance(command, click.Group):
+            found += commands(command, f"{prefix} {name}")
+    return found
+
+
+def test_readme_mentions_every_command() -> None:
+    names = commands(main)
+    assert "maildoctor smtp-password" in names and "maildoctor transcript export" in names
+    missing = [name for name in names if name not in README]
+    assert missing == []
+
+
+def test_every_command_has_help() -> None:
+    for name in commands(main):
+        result = CliRunner().invoke(main, [*name.split()[1:], "--help"])
+        assert result.exit_code == 0, name
+        assert "Usage:" in result.output and len(result.output.splitlines()) > 3, name
