@@ -10,10 +10,10 @@ import shutil
 import socket
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 from maildoctor.errors import MissingExtra
 from maildoctor.lab.scenario import Scenario, load_scenario, now
+from maildoctor.lab.service import Service
 from maildoctor.lab.world import with_world
 
 try:
@@ -28,7 +28,7 @@ OPERATOR_KEY_ID = "AKIALABOPERATOR00001"
 OPERATOR_SECRET = "lab/operator/secret/not/a/real/key/000001"
 
 
-class Lab:
+class Lab(Service):
     def __init__(self, host: str = "127.0.0.1") -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="maildoctor-lab-"))
         self.tls = LabTls(self._dir)
@@ -93,11 +93,3 @@ class Lab:
             "AWS_SECRET_ACCESS_KEY": OPERATOR_SECRET,
             "AWS_DEFAULT_REGION": region,
         }
-
-    def __enter__(self) -> Lab:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -32,7 +32,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -40,6 +39,7 @@ from xml.sax.saxutils import escape
 
 from maildoctor.lab.scenario import LAB_ACCOUNT_ID, Identity, Scenario, TrailEvent, parse_when
 from maildoctor.lab.scenario import now as scenario_now
+from maildoctor.lab.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -942,7 +942,7 @@ def _make_server(host: str, port: int, app: WSGIApplication) -> Any:
     return Server()
 
 
-class LabAwsServer:
+class LabAwsServer(Service):
     """The lab's AWS endpoint on loopback. ``start()``, ``load(scenario)``, point boto3 at ``endpoint_url``.
 
     moto keeps its state in module globals, so a process holds one scenario at a time: ``load()`` on
@@ -1009,12 +1009,3 @@ class LabAwsServer:
             _seed_iam(scenario, when)
             _seed_cloudwatch(scenario, when)
             self._app.state = _State(scenario=scenario, now=when, trail=_build_trail(scenario, when))
-
-    def __enter__(self) -> LabAwsServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

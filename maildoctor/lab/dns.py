@@ -19,12 +19,13 @@ import textwrap
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from dnslib import EDNS0, QTYPE, RCODE, RR, DNSError, DNSHeader, DNSRecord
 from dnslib.dns import DNSBuffer, ZoneParser
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
+
+from maildoctor.lab.service import Service
 
 __all__ = ["DEFAULT_TTL", "LabDnsServer", "ZoneError"]
 
@@ -276,7 +277,7 @@ class _Handler(DNSHandler):
                 continue
 
 
-class LabDnsServer:
+class LabDnsServer(Service):
     """Authoritative DNS on ``host``, UDP and TCP on the same port (``port=0``: a free one).
 
     ``zone_text`` is zone-file text parsed by dnslib (``$ORIGIN``, ``$TTL``, ``@``, relative names, parens,
@@ -361,12 +362,3 @@ class LabDnsServer:
         for thread in self._threads:
             thread.join()
         self._servers, self._threads = [], []
-
-    def __enter__(self) -> LabDnsServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -37,13 +37,13 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from fnmatch import fnmatchcase
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from maildoctor.lab.scenario import LAB_ACCOUNT_ID, Scenario, User
+from maildoctor.lab.service import Service
 from maildoctor.smtp_password import password_form, smtp_password_v2, smtp_password_v4
 
 __all__ = ["AcceptedMessage", "LabSmtpServer", "LabTls"]
@@ -232,7 +232,7 @@ async def _cancel_leftovers() -> None:
     await asyncio.gather(*pending, return_exceptions=True)
 
 
-class LabSmtpServer:
+class LabSmtpServer(Service):
     """An SES-like SMTP endpoint on loopback; ``load()`` swaps the scenario while it runs."""
 
     def __init__(self, tls: LabTls, *, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -292,15 +292,6 @@ class LabSmtpServer:
                 loop.call_soon_threadsafe(stopping.set)
         thread.join()
         self._thread = self._loop = self._stopping = None
-
-    def __enter__(self) -> LabSmtpServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def _run(self, sock: socket.socket) -> None:
         loop = asyncio.new_event_loop()
