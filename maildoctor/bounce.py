@@ -136,7 +136,12 @@ def _one_line(text: str) -> str:
 
 def _strip_type(value: str) -> str:
     """'rfc822; a@b.c' -> 'a@b.c', 'dns; mx.example.com' -> 'mx.example.com', 'smtp; 550 ...' -> '550 ...'"""
-    return _DSN_TYPE_RE.sub("", value.strip(), count=1).strip().strip("<>").strip()
+    return _DSN_TYPE_RE.sub("", value.strip(), count=1).strip()
+
+
+def _address(value: str) -> str:
+    """'rfc822; <a@b.c>' -> 'a@b.c'"""
+    return _strip_type(value).strip("<>").strip()
 
 
 def _iso_date(value: str) -> str:
@@ -146,8 +151,6 @@ def _iso_date(value: str) -> str:
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
-        return ""
-    if when is None:  # type: ignore[comparison-overlap]  # older Pythons returned None
         return ""
     return when.isoformat()
 
@@ -355,8 +358,8 @@ def _apply_dsn(bounce: Bounce, groups: list[dict[str, str]]) -> None:
     bounce.dsn_fields = fields
     bounce.reporting_mta = _strip_type(fields.get("Reporting-MTA", ""))
     bounce.remote_mta = _strip_type(fields.get("Remote-MTA", ""))
-    bounce.final_recipient = _strip_type(fields.get("Final-Recipient", ""))
-    bounce.original_recipient = _strip_type(fields.get("Original-Recipient", ""))
+    bounce.final_recipient = _address(fields.get("Final-Recipient", ""))
+    bounce.original_recipient = _address(fields.get("Original-Recipient", ""))
     bounce.action = fields.get("Action", "").strip().lower()
     bounce.status = fields.get("Status", "").strip()
     bounce.diagnostic_code = _strip_type(fields.get("Diagnostic-Code", ""))
@@ -377,7 +380,7 @@ class _Rule:
 
 
 def _rule(layer: Layer, pattern: str, explanation: str) -> _Rule:
-    return _Rule(layer, re.compile(pattern, re.IGNORECASE), explanation)
+    return _Rule(layer, re.compile(pattern, re.IGNORECASE | re.MULTILINE), explanation)
 
 
 # First match wins; the text matched is the reply, the DSN Status and Diagnostic-Code (or, when the bounce
@@ -408,7 +411,7 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _rule(
         "sending",
-        r"Access denied|not authorized to perform\s+ses:|ses:SendRawEmail",
+        r"Access denied: User|not authorized to perform\s+ses:|ses:SendRawEmail",
         "SES took the login but the IAM user behind the SMTP credentials may not ses:SendRawEmail "
         "for this identity.",
     ),
@@ -426,7 +429,7 @@ _RULES: tuple[_Rule, ...] = (
     _rule(
         "credentials",
         r"Authentication Credentials Invalid|\b5\.7\.8\b|authentication (?:failed|failure|required|unsuccessful)"
-        r"|Username and Password not accepted|^(?:535|530)\b|^454\b",
+        r"|Username and Password not accepted|^(?:535|530)\b",
         "The SMTP server refused the login: the user name (an access key id) or the password is not "
         "accepted, e.g. the key was deleted or deactivated, or the password was derived from another key "
         "or for another region.",
@@ -468,35 +471,27 @@ def classify(bounce: Bounce, text: str = "") -> Triage:
     layer: Layer = "unknown"
     explanation = ""
     for rule in _RULES:
-        if rule.pattern.search(signal) or (
-            rule.pattern.pattern.startswith("Authentication") and _CODE_AUTH.match(signal)
-        ):
+        if rule.pattern.search(signal):
             layer, explanation = rule.layer, rule.explanation
             break
+    reply = bounce.reply_line
     if layer == "unknown" and bounce.gmail_send_as:
         layer = "credentials"
         explanation = (
-            "Gmail could not relay through the SMTP server set up in 'Send mail as'; the bounce does "
-            "not quote the server's reply, and the usual cause is stale credentials."
+            "The bounce does not say why; with 'Send mail as' the usual cause is stale SMTP credentials."
         )
-    if layer == "unknown":
+    elif layer == "unknown":
         explanation = (
-            f"The bounce quotes {bounce.reply_line!r}, which does not point to one layer."
-            if bounce.reply_line
-            else "No SMTP reply or delivery status could be found in the bounce."
+            f"The reply {reply!r} does not point to one layer."
+            if reply
+            else "No SMTP reply or delivery status was found in the bounce."
         )
     if bounce.gmail_send_as:
+        answered = f", which answered {reply!r}" if reply else ""
         explanation = (
-            "Gmail could not send through the SMTP relay set in 'Send mail as'"
-            + (f", which answered {bounce.reply_line!r}. " if bounce.reply_line else ". ")
-            + explanation
-            if bounce.reply_line
-            else explanation
+            f"Gmail could not send through the SMTP server set in 'Send mail as'{answered}. {explanation}"
         )
     return Triage(layer, pathway_of(bounce), explanation)
-
-
-_CODE_AUTH = re.compile(r"^(?:535|530|454)\b", re.MULTILINE)
 
 
 def pathway_of(bounce: Bounce) -> Pathway:

@@ -291,7 +291,9 @@ def transcript_export(ctx: click.Context, ref: str, fmt: str, output: Path | Non
 
 
 @main.command("smtp-password")
-@click.option("--region", help="The SES region the password is for (default: AWS_REGION / AWS_DEFAULT_REGION).")
+@click.option(
+    "--region", help="The SES region the password is for (default: AWS_REGION / AWS_DEFAULT_REGION)."
+)
 @_guard
 def smtp_password(region: str | None) -> None:
     """Derive the SES SMTP password (SigV4, version byte 0x04) from a secret access key.

@@ -159,7 +159,12 @@ class Walk:
         (``step_status``; a check's own fact may be called ``status``)."""
         out: dict[str, dict[str, Any]] = {}
         for step in self.steps:
-            out[step.node] = {"summary": step.summary, "outcome": step.outcome, "step_status": step.status, **step.facts}
+            out[step.node] = {
+                "summary": step.summary,
+                "outcome": step.outcome,
+                "step_status": step.status,
+                **step.facts,
+            }
         return out
 
     def diagnosis(self) -> Finding | None:

@@ -8,7 +8,7 @@ from maildoctor.checks.registry import registry
 from maildoctor.flow.model import CheckNode, Flow
 
 # Everything a check may declare must be read-only: a guard against a check that would change AWS.
-READ_ONLY_PREFIXES = ("Get", "List", "Describe", "LookupEvents")
+READ_ONLY_PREFIXES = ("Get", "List", "Describe", "LookupEvents", "Simulate")
 
 
 def actions_for(flows: list[Flow]) -> list[str]:

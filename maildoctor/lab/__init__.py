@@ -60,7 +60,9 @@ class Lab(Service):
         if isinstance(scenario, str):
             scenario = load_scenario(scenario)
         self.dns.load_zone(
-            with_world(scenario.dns.zone), servfail=scenario.dns.servfail, timeout=scenario.dns.timeout
+            with_world(scenario.dns.effective_zone()),
+            servfail=scenario.dns.servfail,
+            timeout=scenario.dns.timeout,
         )
         self.aws.load(scenario, now())
         self.smtp.load(scenario)

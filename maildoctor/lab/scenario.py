@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from maildoctor.smtp_password import smtp_password_v2, smtp_password_v4
 SCENARIOS_DIR = Path(__file__).with_name("scenarios")
 LAB_ACCOUNT_ID = "123456789012"  # moto's default account
 
+_DATE_PLACEHOLDER = re.compile(r"\{date:(now|-\d+[dhms])\}")
 _RELATIVE = re.compile(r"^(?:now|-(\d+)([dhms]))$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
@@ -215,9 +217,15 @@ class Scenario(Strict):
                     return user, key
         return None
 
-    def walk_inputs(self) -> dict[str, str]:
-        """The inputs of a walk of this scenario, secrets derived in memory."""
-        return {k: (v.value() if isinstance(v, DerivedPassword) else v) for k, v in self.inputs.items()}
+    def walk_inputs(self, at: datetime | None = None) -> dict[str, str]:
+        """The inputs of a walk of this scenario, secrets derived in memory, and ``{date:-2h}`` in a
+        text (a bounce's Date header) written as an RFC 5322 date relative to now."""
+        when = at or now()
+
+        def text(value: str) -> str:
+            return _DATE_PLACEHOLDER.sub(lambda m: format_datetime(parse_when(m.group(1), when)), value)
+
+        return {k: (v.value() if isinstance(v, DerivedPassword) else text(v)) for k, v in self.inputs.items()}
 
 
 class ScenarioError(MaildoctorError):

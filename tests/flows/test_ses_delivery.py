@@ -14,7 +14,9 @@ from maildoctor.lab import Lab
 from maildoctor.lab.scenario import Scenario, load_scenario, scenario_paths
 
 
-def walk(scenario: Scenario, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fmt: str = "json") -> tuple[int, str]:
+def walk(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fmt: str = "json"
+) -> tuple[int, str]:
     """Run the walk as a user would: plain inputs with --set, the bounce from a file, the secret from the env."""
     args = ["run", "ses-delivery", "--format", fmt]
     for key, value in scenario.walk_inputs().items():
@@ -35,14 +37,18 @@ def test_every_scenario_reaches_its_diagnosis(name: str, load, monkeypatch, tmp_
     scenario = load(name)
     code, out = walk(scenario, monkeypatch, tmp_path)
     report = json.loads(out)
-    assert report["diagnosis"]["code"] == scenario.expect, [(f["code"], f["summary"]) for f in report["findings"]]
+    assert report["diagnosis"]["code"] == scenario.expect, [
+        (f["code"], f["summary"]) for f in report["findings"]
+    ]
     assert code == (0 if scenario.expect == "all-clear" else 1)
     assert report["complete"] is True
     if scenario.expect == "all-clear":
         assert report["findings"] == []
 
 
-def test_seed_incident_names_the_deleted_key_who_when_and_the_current_key(load, monkeypatch, tmp_path) -> None:
+def test_seed_incident_names_the_deleted_key_who_when_and_the_current_key(
+    load, monkeypatch, tmp_path
+) -> None:
     scenario = load("seed-incident")
     code, out = walk(scenario, monkeypatch, tmp_path)
     assert code == 1
@@ -55,6 +61,11 @@ def test_seed_incident_names_the_deleted_key_who_when_and_the_current_key(load, 
     assert history["user"] == "ses-smtp-user"
     assert history["current_active_key"] == "AKIAEXAMPLENEWKEY002"
     assert history["deleted_at"]  # an ISO time three days ago
+    # the key history set beside the bounce (two days ago, after the deletion three days ago)
+    assert [line.split("  ", 1)[1] for line in history["timeline"]][-2:] == [
+        "DeleteAccessKey AKIAEXAMPLEOLDKEY001 by alice",
+        "← bounce received",
+    ]
     assert steps["login"]["facts"]["reply"] == "535 Authentication Credentials Invalid"
     remedy = report["diagnosis"]["remedy"]
     assert "AKIAEXAMPLEOLDKEY001" in remedy

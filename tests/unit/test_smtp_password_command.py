@@ -15,7 +15,11 @@ from maildoctor.cli import main
     ("secret", "region", "expected"),
     [
         ("some+secret+key", "eu-central-1", "BMXhUYlu5Z3gSXVQORxlVa7XPaz91aGWdfHxvkOZdWZ2"),
-        ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-2", "BMPPgbAHoFVbze1Ud0oA5uNdXRwUXUZ+qOwphGJbl/cS"),
+        (
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "us-east-2",
+            "BMPPgbAHoFVbze1Ud0oA5uNdXRwUXUZ+qOwphGJbl/cS",
+        ),
     ],
 )
 def test_derives_from_stdin(secret: str, region: str, expected: str) -> None:
@@ -34,7 +38,9 @@ def test_a_real_process_reads_the_secret_from_a_pipe_not_argv() -> None:
 
 
 def test_refuses_a_key_id_and_a_missing_region(monkeypatch: pytest.MonkeyPatch) -> None:
-    result = CliRunner().invoke(main, ["smtp-password", "--region", "us-east-1"], input="AKIAIOSFODNN7EXAMPLE\n")
+    result = CliRunner().invoke(
+        main, ["smtp-password", "--region", "us-east-1"], input="AKIAIOSFODNN7EXAMPLE\n"
+    )
     assert result.exit_code == 2
     assert "that is an access key id; give the secret access key" in result.output
     monkeypatch.delenv("AWS_REGION", raising=False)

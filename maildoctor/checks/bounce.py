@@ -1,0 +1,74 @@
+"""bounce.triage: read a pasted bounce and say which layer to check first (parser: maildoctor.bounce)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maildoctor.bounce import Bounce, classify, parse_bounce
+from maildoctor.checks.registry import CheckContext, CheckResult, Evidence, check
+
+_SOURCES = {
+    "gmail-send-as": "Gmail 'Send mail as' bounce",
+    "dsn": "delivery status notification",
+    "smtp-reply": "SMTP reply",
+    "unknown": "bounce",
+}
+
+
+@check(
+    "bounce.triage",
+    outcomes={"credentials", "sending", "recipient", "dmarc", "unknown", "skipped"},
+    args={"bounce"},
+)
+async def triage_check(ctx: CheckContext) -> CheckResult:
+    """Read the bounce text: the remote server's reply, and the layer it points to."""
+    text = ctx.arg("bounce")
+    bounce = parse_bounce(text)
+    triage = classify(bounce, text)
+    facts: dict[str, Any] = {
+        "pathway": triage.pathway,
+        "layer": triage.layer_phrase,
+        "remote_reply": bounce.remote_reply,
+        "smtp_code": bounce.smtp_code,
+        "enhanced_status": bounce.enhanced_status,
+        "final_recipient": bounce.final_recipient,
+        "reporting_mta": bounce.reporting_mta,
+        "remote_mta": bounce.remote_mta,
+        "action": bounce.action,
+        "diagnostic_code": bounce.diagnostic_code,
+        "bounce_time": bounce.date,
+        "subject": bounce.subject,
+        "gmail_send_as": bounce.gmail_send_as,
+        "source": bounce.source,
+        "explanation": triage.explanation,
+    }
+    if triage.layer == "skipped":
+        return CheckResult("skipped", "skipped", "no bounce given", facts)
+
+    what = _SOURCES[bounce.source]
+    reply = bounce.reply_line
+    if triage.layer == "unknown":
+        said = f": the reply {reply!r}" if reply else ": no SMTP reply or delivery status found in it"
+        summary = f"{what}{said} — it does not point to one layer"
+    else:
+        said = f' answered "{reply}"' if reply else " gave no reply"
+        subject = "the relay" if bounce.gmail_send_as else "the server"
+        summary = f"{what}: {subject}{said} — check {triage.layer_phrase} first"
+    return CheckResult(triage.layer, "info", summary, facts, _evidence(bounce))
+
+
+def _evidence(bounce: Bounce) -> list[Evidence]:
+    evidence = []
+    if bounce.remote_reply:
+        evidence.append(Evidence("The remote server's reply, as quoted in the bounce", bounce.remote_reply))
+    fields = [
+        ("Date", bounce.date),
+        ("From", bounce.header_from),
+        ("To", bounce.header_to),
+        ("Subject", bounce.subject),
+        *bounce.dsn_fields.items(),
+    ]
+    shown = "\n".join(f"{name}: {value}" for name, value in fields if value)
+    if shown:
+        evidence.append(Evidence("Bounce headers and delivery status fields", shown))
+    return evidence

@@ -1,0 +1,372 @@
+"""SMTP checks: what the configured SMTP password is (offline), and a real login to the SES SMTP endpoint.
+
+The password and the key's secret are secret inputs: no summary, fact or piece of evidence carries them,
+nor any part of them. Only their form, length and version byte are shown.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import errno
+import hmac
+import os
+import re
+import socket
+from typing import Any
+
+from maildoctor.checks.registry import CheckContext, CheckResult, Evidence, check
+from maildoctor.clients.smtp import LoginResult
+from maildoctor.smtp_password import matching_region, password_form, smtp_password_v2, smtp_password_v4
+
+DEFAULT_REGION = "us-east-1"
+SES_PASSWORD_LENGTH = 44
+V2_RETIRED = "SES stopped accepting Signature Version 2 SMTP passwords in 2021 (credentials created before 2019-01-10 have that form)"
+DERIVE_HINT = "derive the SigV4 password from the key's secret (`maildoctor smtp-password --region {region}`)"
+# key_state values (the outcome of the access-key check) under which SES rejecting the login is expected.
+KEY_STATES_EXPECTED_REJECT = {
+    "not-found": "no longer exists (deleted, e.g. by a rotation)",
+    "inactive": "is inactive",
+    "temporary-key": "is a temporary (STS, ASIA…) key, which SES SMTP never accepts",
+    "not-a-key": "is not an access key id (SES SMTP user names are AKIA… key ids)",
+}
+
+
+def _region(ctx: CheckContext) -> str:
+    return ctx.arg("region") or ctx.clients.settings.region or DEFAULT_REGION
+
+
+def _version_byte(password: str) -> str:
+    """The first decoded byte of a base64 password as "0x04", or "" when it is not base64."""
+    try:
+        raw = base64.b64decode(password, validate=True)
+    except (binascii.Error, ValueError):
+        return ""
+    return f"0x{raw[0]:02x}" if raw else ""
+
+
+def _ses_regions(ctx: CheckContext, region: str) -> list[str]:
+    regions = ctx.clients.aws.ses_regions()
+    return [region, *(r for r in regions if r != region)]
+
+
+# ------------------------------------------------------------------------------------ smtp.password_form
+
+
+@check(
+    "smtp.password_form",
+    outcomes={
+        "pass",
+        "v2",
+        "temporary-key",
+        "raw-secret",
+        "wrong-region",
+        "mismatch",
+        "unknown-form",
+        "skipped",
+    },
+    args={"smtp_username", "smtp_password", "region", "secret_key"},
+)
+async def password_form_check(ctx: CheckContext) -> CheckResult:
+    """What the configured SMTP password is (offline): SigV4, SigV2, a raw secret key, or for another region."""
+    username = ctx.arg("smtp_username")
+    password = ctx.arg("smtp_password")
+    secret = ctx.arg("secret_key")
+    region = _region(ctx)
+    form = password_form(password)
+    facts: dict[str, Any] = {
+        "form": form,
+        "length": len(password),
+        "version_byte": _version_byte(password) if form in ("sigv4", "sigv2") else "",
+        "region": region,
+        "password_region": "",
+        "secret_given": bool(secret),
+        "regions_checked": 0,
+    }
+
+    def result(outcome: str, status: Any, summary: str) -> CheckResult:
+        return CheckResult(
+            outcome, status, summary, facts, [Evidence("SMTP password form", _describe(facts))]
+        )
+
+    if not password:
+        return result("skipped", "skipped", "no SMTP password given")
+    if username.upper().startswith("ASIA"):
+        return result(
+            "temporary-key",
+            "fail",
+            f"the SMTP user name {username} is a temporary (STS) access key: SES SMTP needs a long-term "
+            "IAM user key (AKIA…), since temporary credentials expire and cannot log in to SMTP",
+        )
+    if form == "sigv2":
+        own = ""
+        if secret:
+            own = (
+                ", derived from this secret"
+                if hmac.compare_digest(smtp_password_v2(secret), password)
+                else ", not derived from this secret either"
+            )
+        return result(
+            "v2",
+            "fail",
+            f"the password has the retired Signature Version 2 form (version byte 0x02){own}: {V2_RETIRED}; "
+            + DERIVE_HINT.format(region=region),
+        )
+    if form == "secret-key":
+        itself = " (it is this key's secret)" if secret and hmac.compare_digest(secret, password) else ""
+        return result(
+            "raw-secret",
+            "fail",
+            f"the password looks like a secret access key pasted as is{itself} (40 characters): SES wants "
+            "the SMTP password derived from it, not the secret itself; " + DERIVE_HINT.format(region=region),
+        )
+    if form != "sigv4":
+        return result(
+            "unknown-form",
+            "fail",
+            f"the password is {len(password)} characters long and is not an SES SMTP password: those are "
+            f"{SES_PASSWORD_LENGTH} base64 characters starting with B (SigV4){_length_hint(password)}",
+        )
+    if not secret:
+        return result(
+            "pass",
+            "info",
+            "the password has the SigV4 form (version byte 0x04, 44 characters); give the key's secret "
+            "(input smtp_secret_key) to check it belongs to this key and region",
+        )
+    if hmac.compare_digest(smtp_password_v4(secret, region), password):
+        facts.update(password_region=region, regions_checked=1)
+        return result("pass", "pass", f"the password is the SigV4 SMTP password of this secret for {region}")
+    regions = _ses_regions(ctx, region)
+    facts["regions_checked"] = len(regions)
+    other = matching_region(password, secret, regions[1:])
+    if other:
+        facts["password_region"] = other
+        return result(
+            "wrong-region",
+            "fail",
+            f"the password was derived for {other}, but the mail is sent through {region}: SMTP passwords "
+            f"are region-specific; " + DERIVE_HINT.format(region=region),
+        )
+    return result(
+        "mismatch",
+        "fail",
+        f"the password has the SigV4 form but is not derived from this secret for any of {len(regions)} SES "
+        "regions: derived from another key's secret, or mistyped",
+    )
+
+
+def _length_hint(password: str) -> str:
+    if len(password) in (SES_PASSWORD_LENGTH - 1, SES_PASSWORD_LENGTH + 1) and password[:1] == "B":
+        return "; it is one character off: cut short or mistyped when pasted?"
+    if len(password) == SES_PASSWORD_LENGTH and password[:1] == "B":
+        return "; it has the length but not valid base64: mistyped?"
+    return ""
+
+
+def _describe(facts: dict[str, Any]) -> str:
+    lines = [
+        f"form: {facts['form']}",
+        f"length: {facts['length']} characters (SES SMTP passwords: {SES_PASSWORD_LENGTH})",
+        f"version byte: {facts['version_byte'] or '-'} (SigV4: 0x04, SigV2: 0x02)",
+        f"sending region: {facts['region']}",
+    ]
+    if facts["secret_given"]:
+        lines.append(
+            f"compared with the key's secret: {facts['regions_checked']} region(s) checked, "
+            f"password region: {facts['password_region'] or 'none'}"
+        )
+    else:
+        lines.append("the key's secret was not given: the password could not be compared with it")
+    lines.append("(the password itself is not shown)")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- smtp.login
+
+
+@check(
+    "smtp.login",
+    outcomes={"pass", "rejected", "rejected-expected", "v2", "throttled", "unreachable", "skipped"},
+    args={"smtp_username", "smtp_password", "region", "key_state"},
+    timeout=45.0,
+)
+async def login_check(ctx: CheckContext) -> CheckResult:
+    """Log in to the SES SMTP endpoint (STARTTLS, AUTH) with the configured user name and password."""
+    username = ctx.arg("smtp_username")
+    password = ctx.arg("smtp_password")
+    key_state = ctx.arg("key_state").lower()
+    region = _region(ctx)
+    smtp = ctx.clients.smtp
+    host, port = smtp.endpoint_for(region)
+    facts: dict[str, Any] = {
+        "endpoint": f"{host}:{port}",
+        "region": region,
+        "username": username,
+        "key_state": key_state,
+        "code": None,
+        "reply": "",
+        "failure": "",
+        "detail": "",
+        "interpretation": "",
+    }
+    if not username or not password:
+        missing = " and ".join(
+            name for name, value in (("user name", username), ("password", password)) if not value
+        )
+        facts["interpretation"] = f"no SMTP {missing} given, so no login was tried"
+        return CheckResult("skipped", "skipped", f"no SMTP {missing} given: login not tried", facts)
+
+    login = await smtp.login(region, username, password)
+    facts.update(
+        endpoint=f"{login.host}:{login.port}",
+        code=login.code,
+        reply=login.reply,
+        failure=login.failure or "",
+        detail=login.detail,
+        duration_ms=login.duration_ms,
+    )
+    outcome, status, summary, interpretation = interpret_login(
+        login, username, region, key_state, smtp.timeout
+    )
+    facts["interpretation"] = interpretation
+    evidence = [Evidence(f"SMTP dialogue with {login.host}:{login.port}", "\n".join(login.dialogue))]
+    return CheckResult(outcome, status, summary, facts, evidence)
+
+
+def interpret_login(
+    login: LoginResult, username: str, region: str, key_state: str, timeout: float
+) -> tuple[str, Any, str, str]:
+    """(outcome, status, summary, interpretation) of a login."""
+    endpoint = f"{login.host}:{login.port}"
+    if login.failure or login.code is None:
+        why, advice = _unreachable(login, timeout)
+        return (
+            "unreachable",
+            "fail",
+            why,
+            f"No login was possible, so nothing is known about the credentials yet. {advice}",
+        )
+    reply = " ".join(login.reply.split())
+    code = login.code
+    if code == 235:
+        return (
+            "pass",
+            "pass",
+            f"{reply} — {username} logged in to {endpoint}",
+            f"SES accepted the user name and password: the key is active and the password is its SigV4 "
+            f"SMTP password for {region}.",
+        )
+    if code == 535 and "signature version 2" in login.message.lower():
+        return (
+            "v2",
+            "fail",
+            f"{reply} — the password has the retired SigV2 form",
+            f"{V2_RETIRED}; {DERIVE_HINT.format(region=region)}.",
+        )
+    if code == 535 and key_state in KEY_STATES_EXPECTED_REJECT:
+        state = KEY_STATES_EXPECTED_REJECT[key_state]
+        return (
+            "rejected-expected",
+            "fail",
+            f"{reply} — as expected: the key {username} {state}",
+            f"SES rejects the login because the access key {username} {state}; the client still holds "
+            "credentials made from it. Create SMTP credentials from an active key and update the client.",
+        )
+    if code == 535 and "not subscribed" in login.message.lower():
+        return (
+            "rejected",
+            "fail",
+            f"{reply} — the key's account is not signed up for SES",
+            "SES knows the key but its AWS account is not subscribed to SES (or SES is not available to "
+            f"it in {region}).",
+        )
+    if code == 535:
+        if key_state == "active":
+            why = (
+                f"the key is active, so the password is wrong for it (not derived from its secret for "
+                f"{region})"
+            )
+            more = "derived from another key's secret, for another region, or mistyped"
+        else:
+            why = "the user name or the password is not accepted"
+            more = (
+                "the key may be deleted or inactive, or the password not derived from its secret for "
+                f"{region}"
+            )
+        return ("rejected", "fail", f"{reply} — {why}", f"SES refused the login: {why}; {more}.")
+    if 400 <= code < 500:
+        return (
+            "throttled",
+            "warn",
+            f"{reply} — a temporary failure: try again later",
+            "SES answered with a temporary failure (throttling or a service problem); this says nothing "
+            "wrong about the credentials yet. Try again in a few minutes.",
+        )
+    if code == 530:
+        return (
+            "rejected",
+            "fail",
+            f"{reply} — the server wants STARTTLS or authentication first",
+            "The endpoint refused AUTH before the session met its requirements (TLS, authentication).",
+        )
+    return (
+        "rejected",
+        "fail",
+        f"{reply} — the login was refused",
+        f"The endpoint refused the login with {code}.",
+    )
+
+
+_DNS_ERRNOS = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME), socket.EAI_AGAIN}
+_SSL_NOISE = re.compile(r"^\[SSL: [A-Z_]+\]\s*|\s*\(_ssl\.c:\d+\)$")
+
+
+def _unreachable(login: LoginResult, timeout: float) -> tuple[str, str]:
+    """What stopped the login before AUTH (for the summary), and what to try (for the interpretation)."""
+    endpoint = f"{login.host}:{login.port}"
+    port = login.port
+    detail = login.detail.strip()
+    firewall = (
+        f"Check that this network lets outbound TCP {port} through (SES also listens on 2587, and 465 or "
+        "2465 with TLS from the start)."
+    )
+    if login.failure == "refused":
+        number = re.search(r"\[Errno (-?\d+)\]", detail)
+        code = int(number.group(1)) if number else None
+        if code in _DNS_ERRNOS or re.search(r"not known|nodename nor servname|getaddrinfo", detail, re.I):
+            return (
+                f"{login.host} does not resolve in DNS ({detail})",
+                "Check the region and the SMTP endpoint name, and this machine's DNS.",
+            )
+        if code == errno.ECONNREFUSED or "refused" in detail.lower():
+            return f"connection refused at {endpoint} — a firewall blocks outbound {port}?", firewall
+        if code in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return f"no route to {endpoint} ({os.strerror(code)}) — no network, or a firewall?", firewall
+        return f"cannot connect to {endpoint} ({detail}) — a firewall blocks outbound {port}?", firewall
+    if login.failure == "timeout":
+        return f"no answer within {timeout:g}s from {endpoint} — a firewall drops outbound {port}?", firewall
+    if login.failure == "tls":
+        return (
+            f"TLS failed: {_tls_detail(detail)} ({endpoint})",
+            "The TLS handshake after STARTTLS failed: a proxy or antivirus intercepting TLS, an outdated "
+            "trust store, or the wrong host (for a test endpoint, give its CA with --smtp-ca-file).",
+        )
+    if login.failure == "closed":
+        return (
+            f"{endpoint} closed the connection ({detail or 'no reason given'})",
+            "The server hung up before AUTH: a proxy in the way, or too many connections; try again.",
+        )
+    if login.failure == "no-starttls":
+        return (
+            f"{endpoint} does not offer STARTTLS, which SES requires — not an SES endpoint?",
+            "Something other than SES answers at this address (a proxy or a local mail server).",
+        )
+    return f"no reply to AUTH from {endpoint} ({detail or 'no detail'})", ""
+
+
+def _tls_detail(detail: str) -> str:
+    """'[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: x (_ssl.c:1000)' -> 'certificate verify failed: x'"""
+    m = re.search(r"\[SSL: [A-Z_]+\][^\n]*", detail)
+    text = m.group(0) if m else detail
+    return _SSL_NOISE.sub("", text).strip() or "the TLS handshake failed"

@@ -1,0 +1,603 @@
+"""The IAM key and CloudTrail history checks against the lab's AWS endpoint (real boto3 over HTTP, no mocks).
+
+Times in the lab are relative to when a scenario is loaded, so expected times are bracketed by the
+clock read just before and just after ``load``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import maildoctor.checks.iam  # noqa: F401  (registers the checks until maildoctor.checks imports them)
+from maildoctor.checks.cloudtrail import RateLimit, parse_time
+from maildoctor.checks.registry import CheckResult, registry
+from maildoctor.lab.scenario import Scenario
+
+OLD = "AKIAEXAMPLEOLDKEY001"
+NEW = "AKIAEXAMPLENEWKEY002"
+ROT = "AKIAEXAMPLEROTKEY004"
+SMTP_USER = "ses-smtp-user"
+ACCOUNT = "123456789012"
+SECRET = "6N2DMWYY2PEFKCBiF4Aul0QhaTgPpshCizOEzNs4"
+OTHER_SECRET = "xodeUHFE7bsw4msohjLHuOQ+2ahnuV43KFcL5S/M"
+
+
+def _assert_json_safe(value: Any) -> None:
+    if isinstance(value, dict):
+        assert all(isinstance(k, str) for k in value)
+        for v in value.values():
+            _assert_json_safe(v)
+    elif isinstance(value, list):
+        for v in value:
+            _assert_json_safe(v)
+    else:
+        assert value is None or isinstance(value, str | int | float | bool), repr(value)
+
+
+async def run(run_check: Any, name: str, **args: str) -> CheckResult:
+    result: CheckResult = await run_check(name, **args)
+    assert result.outcome in registry()[name].all_outcomes
+    assert "\n" not in result.summary
+    _assert_json_safe(result.facts)
+    json.dumps(result.facts)
+    return result
+
+
+def evidence_text(result: CheckResult) -> str:
+    return "\n".join(f"{e.title}\n{e.text}" for e in result.evidence)
+
+
+def when(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+class Clock:
+    """The lab's "now" lies between ``before`` and ``after`` (whole seconds, as the lab keeps them)."""
+
+    def __init__(self, load: Any, scenario: str | Scenario) -> None:
+        self.before = datetime.now(UTC).replace(microsecond=0)
+        load(scenario)
+        self.after = datetime.now(UTC)
+
+    def assert_at(self, iso: str | None, offset: timedelta) -> datetime:
+        assert iso is not None
+        got = when(iso)
+        assert self.before + offset <= got <= self.after + offset, (iso, offset)
+        return got
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def world(users: list[dict[str, Any]], cloudtrail: list[dict[str, Any]], name: str = "iam-test") -> Scenario:
+    return Scenario.model_validate(
+        {
+            "name": name,
+            "description": "IAM keys and their CloudTrail history only",
+            "expect": "all-clear",
+            "iam": {"users": users},
+            "cloudtrail": cloudtrail,
+        }
+    )
+
+
+def smtp_user(
+    *keys: dict[str, Any], policy: dict[str, Any] | None = None, name: str = SMTP_USER
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "policies": [policy or {"name": "ses-send-raw", "actions": ["ses:SendRawEmail"]}],
+        "keys": list(keys),
+    }
+
+
+def key(key_id: str, secret: str = SECRET, **more: Any) -> dict[str, Any]:
+    return {"id": key_id, "secret": secret, **more}
+
+
+# --------------------------------------------------------------------------------------- registration
+
+
+def test_checks_are_registered() -> None:
+    specs = registry()
+    smtp_key = specs["iam.smtp_key"]
+    assert smtp_key.outcomes == {
+        "active",
+        "not-found",
+        "inactive",
+        "temporary-key",
+        "not-authorized",
+        "not-a-key",
+        "skipped",
+    }
+    assert smtp_key.args == {"smtp_username", "sender", "region"}
+    assert smtp_key.required_args == frozenset()
+    assert set(smtp_key.iam_actions) == {
+        "iam:GetAccessKeyLastUsed",
+        "iam:ListAccessKeys",
+        "iam:GetUser",
+        "iam:SimulatePrincipalPolicy",
+    }
+    history = specs["cloudtrail.key_history"]
+    assert history.outcomes == {"rotated", "quiet", "skipped"}
+    assert history.args == {"smtp_username", "user", "bounce_time"}
+    assert history.required_args == {"smtp_username"}
+    assert set(history.iam_actions) == {
+        "cloudtrail:LookupEvents",
+        "iam:ListAccessKeys",
+        "iam:GetAccessKeyLastUsed",
+    }
+    for spec in (smtp_key, history):
+        assert spec.description
+        # read-only: every action reads (SimulatePrincipalPolicy evaluates, it changes nothing)
+        assert all(
+            a.split(":")[1].startswith(("Get", "List", "Lookup", "Simulate")) for a in spec.iam_actions
+        )
+
+
+# ------------------------------------------------------------------------------- the seed incident
+
+
+async def test_seed_incident_key_is_gone(load: Any, run_check: Any) -> None:
+    load("seed-incident")
+    r = await run(run_check, "iam.smtp_key", smtp_username=OLD)
+    assert (r.outcome, r.status) == ("not-found", "fail")
+    assert r.summary == (
+        "access key AKIAEXAMPLEOLDKEY001 does not exist in this account: deleted (a rotation?) or from "
+        "another account"
+    )
+    assert r.facts["key_id"] == OLD
+    assert r.facts["user"] is None and r.facts["status"] is None and r.facts["current_key"] is None
+    assert [e.title for e in r.evidence] == ["IAM GetAccessKeyLastUsed AccessKeyId=AKIAEXAMPLEOLDKEY001"]
+    assert "NoSuchEntity" in evidence_text(r)
+
+
+@pytest.mark.parametrize("give_user", [False, True], ids=["user-from-events", "user-given"])
+async def test_seed_incident_history_is_a_rotation(load: Any, run_check: Any, give_user: bool) -> None:
+    clock = Clock(load, "seed-incident")
+    args = {"user": SMTP_USER} if give_user else {}
+    bounce = (clock.before - timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD, bounce_time=bounce, **args)
+    f = r.facts
+    assert (r.outcome, r.status) == ("rotated", "fail")
+    assert f["key_id"] == OLD and f["user"] == SMTP_USER
+    deleted = clock.assert_at(f["deleted_at"], -timedelta(days=3))
+    assert f["deleted_by"] == "alice"
+    assert f["deactivated_at"] == f["deleted_at"] and f["deactivated_by"] == "alice"
+    assert f["replacement_key"] == NEW
+    assert f["current_active_key"] == NEW
+    assert f["key_status_now"] == "absent" and f["user_exists"] is True
+    # the key's creation, 400 days ago, is beyond CloudTrail's 90 days
+    assert f["created_at"] is None
+    assert f["created_keys"] == [{"key": NEW, "time": f["deleted_at"], "actor": "alice"}]
+    assert r.summary == (
+        f"AKIAEXAMPLEOLDKEY001 was deleted 3 days ago by alice ({stamp(deleted)}); "
+        "ses-smtp-user's active key is now AKIAEXAMPLENEWKEY002"
+    )
+    # the three events of the rotation, oldest first, each once although both lookups return them
+    assert [(e["event"], e["key"], e["status"], e["actor"]) for e in f["events"]] == [
+        ("CreateAccessKey", NEW, "Active", "alice"),
+        ("UpdateAccessKey", OLD, "Inactive", "alice"),
+        ("DeleteAccessKey", OLD, None, "alice"),
+    ]
+    assert all(e["source_ip"] == "198.51.100.7" and e["user"] == SMTP_USER for e in f["events"])
+    assert len({e["event_id"] for e in f["events"]}) == 3
+    day = stamp(deleted)
+    assert f["timeline"] == [
+        f"{day}  CreateAccessKey AKIAEXAMPLENEWKEY002 by alice",
+        f"{day}  UpdateAccessKey AKIAEXAMPLEOLDKEY001 → Inactive by alice",
+        f"{day}  DeleteAccessKey AKIAEXAMPLEOLDKEY001 by alice",
+        f"{stamp(when(f['bounce_time']))}  ← bounce received",
+    ]
+    assert f["bounce_after_change"] is True
+    assert f["eventbridge_region"] == "us-east-1"
+    text = evidence_text(r)
+    assert "CloudTrail LookupEvents ResourceName=AKIAEXAMPLEOLDKEY001 in us-east-1" in text
+    assert "CloudTrail LookupEvents ResourceName=ses-smtp-user in us-east-1" in text
+    assert '"accessKeyId": "AKIAEXAMPLEOLDKEY001"' in text
+    assert "AKIAEXAMPLENEWKEY002  Active  created" in text
+
+
+async def test_bounce_is_placed_in_time_order(load: Any, run_check: Any) -> None:
+    clock = Clock(load, "seed-incident")
+    before_rotation = clock.before - timedelta(days=5)
+    # an RFC 5322 date, as in a bounce's Date header
+    header = before_rotation.strftime("%a, %d %b %Y %H:%M:%S +0000")
+    r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD, bounce_time=header)
+    assert r.facts["bounce_time"] == before_rotation.isoformat().replace("+00:00", "Z")
+    assert r.facts["timeline"][0] == f"{stamp(before_rotation)}  ← bounce received"
+    assert len(r.facts["timeline"]) == 4
+    assert r.facts["bounce_after_change"] is False
+
+    r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD, bounce_time="last tuesday")
+    assert r.facts["bounce_time"] is None and len(r.facts["timeline"]) == 3
+    assert r.facts["notes"] == [
+        "bounce_time 'last tuesday' is not a time I can read (ISO 8601 or an RFC 5322 date): left out"
+    ]
+
+
+async def test_eventbridge_pattern_names_the_user(load: Any, run_check: Any) -> None:
+    load("seed-incident")
+    r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD)
+    pattern = json.loads(r.facts["eventbridge_pattern"])
+    assert pattern == {
+        "source": ["aws.iam"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {
+            "eventSource": ["iam.amazonaws.com"],
+            "eventName": ["CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey"],
+            "requestParameters": {"userName": ["ses-smtp-user"]},
+        },
+    }
+    assert r.facts["eventbridge_region"] == "us-east-1"
+
+
+async def test_unknown_placeholders_count_as_unset(load: Any, run_check: Any) -> None:
+    # a flow renders a fact an earlier step did not have as "(unknown)": the key check had no user
+    load("seed-incident")
+    r = await run(
+        run_check, "cloudtrail.key_history", smtp_username=OLD, user="(unknown)", bounce_time="(unknown)"
+    )
+    assert (r.outcome, r.facts["user"], r.facts["bounce_time"], r.facts["notes"]) == (
+        "rotated",
+        SMTP_USER,
+        None,
+        [],
+    )
+    r = await run(run_check, "iam.smtp_key", smtp_username="(unknown)")
+    assert r.outcome == "skipped"
+
+
+# ------------------------------------------------------------------------------------- all clear
+
+
+async def test_all_clear_key_is_active(load: Any, run_check: Any) -> None:
+    clock = Clock(load, "all-clear")
+    r = await run(run_check, "iam.smtp_key", smtp_username=NEW)
+    f = r.facts
+    assert (r.outcome, r.status) == ("active", "pass")
+    assert r.summary == (
+        "AKIAEXAMPLENEWKEY002 is an active access key of IAM user ses-smtp-user (created 200 days ago, "
+        "last used 2 hours ago with ses in us-east-1); the user may ses:SendRawEmail"
+    )
+    assert (f["user"], f["user_arn"]) == (SMTP_USER, f"arn:aws:iam::{ACCOUNT}:user/ses-smtp-user")
+    assert (f["status"], f["age_days"], f["key_type"]) == ("Active", 200, "long-term")
+    clock.assert_at(f["created"], -timedelta(days=200))
+    clock.assert_at(f["last_used"], -timedelta(hours=2))
+    assert (f["last_used_service"], f["last_used_region"]) == ("ses", "us-east-1")
+    assert f["other_keys"] == [] and f["active_keys"] == [NEW] and f["current_key"] == NEW
+    assert (f["may_send_raw"], f["decision"], f["simulated_resources"]) == (True, "allowed", ["*"])
+    titles = [e.title for e in r.evidence]
+    assert titles[:3] == [
+        "IAM GetAccessKeyLastUsed AccessKeyId=AKIAEXAMPLENEWKEY002",
+        "IAM ListAccessKeys UserName=ses-smtp-user",
+        "IAM GetUser UserName=ses-smtp-user",
+    ]
+    assert titles[3].startswith("IAM SimulatePrincipalPolicy PolicySourceArn=arn:aws:iam::123456789012:")
+    assert '"EvalDecision": "allowed"' in evidence_text(r)
+    assert '"SourcePolicyId": "ses-send-raw"' in evidence_text(r)
+
+
+@pytest.mark.parametrize("give_user", [False, True], ids=["user-from-iam", "user-given"])
+async def test_all_clear_history_is_quiet(load: Any, run_check: Any, give_user: bool) -> None:
+    load("all-clear")
+    args = {"user": SMTP_USER} if give_user else {}
+    r = await run(run_check, "cloudtrail.key_history", smtp_username=NEW, **args)
+    f = r.facts
+    # the key's one CreateAccessKey was 200 days ago: outside CloudTrail's 90 days
+    assert (r.outcome, r.status) == ("quiet", "info")
+    assert r.summary == (
+        "no changes to AKIAEXAMPLENEWKEY002 or to ses-smtp-user's keys in CloudTrail's last 90 days "
+        "(it keeps no more: older rotations are invisible)"
+    )
+    assert f["events"] == [] and f["timeline"] == [] and f["created_keys"] == []
+    assert f["user"] == SMTP_USER
+    assert (f["current_active_key"], f["key_status_now"], f["replacement_key"]) == (NEW, "Active", None)
+    assert f["deleted_at"] is f["deactivated_at"] is None
+    if not give_user:  # no key events name the user: IAM was asked whose key it is
+        assert "IAM GetAccessKeyLastUsed AccessKeyId=AKIAEXAMPLENEWKEY002" in [e.title for e in r.evidence]
+
+
+# ----------------------------------------------------------------------------- the other key worlds
+
+
+async def test_inactive_key_points_at_the_current_one(load: Any, run_check: Any) -> None:
+    clock = Clock(load, "smtp-key-inactive")
+    r = await run(run_check, "iam.smtp_key", smtp_username=NEW)
+    f = r.facts
+    assert (r.outcome, r.status) == ("inactive", "fail")
+    assert r.summary == (
+        "access key AKIAEXAMPLENEWKEY002 of ses-smtp-user is Inactive (deactivated, e.g. step one of a "
+        "rotation); ses-smtp-user's active key is now AKIAEXAMPLEROTKEY004"
+    )
+    assert f["status"] == "Inactive" and f["current_key"] == ROT and f["active_keys"] == [ROT]
+    assert [(k["id"], k["status"]) for k in f["other_keys"]] == [(ROT, "Active")]
+    clock.assert_at(f["other_keys"][0]["created"], -timedelta(days=1))
+
+    r = await run(run_check, "cloudtrail.key_history", smtp_username=NEW, user=SMTP_USER)
+    f = r.facts
+    assert (r.outcome, r.status) == ("rotated", "fail")
+    deactivated = clock.assert_at(f["deactivated_at"], -timedelta(days=1))
+    assert f["deactivated_by"] == "alice" and f["deleted_at"] is None
+    assert (f["replacement_key"], f["current_active_key"], f["key_status_now"]) == (ROT, ROT, "Inactive")
+    assert r.summary == (
+        f"AKIAEXAMPLENEWKEY002 was deactivated 1 day ago by alice ({stamp(deactivated)}); "
+        "ses-smtp-user's active key is now AKIAEXAMPLEROTKEY004"
+    )
+
+
+async def test_user_without_send_raw_is_not_authorized(load: Any, run_check: Any) -> None:
+    load("smtp-not-authorized")
+    r = await run(run_check, "iam.smtp_key", smtp_username=NEW)
+    assert (r.outcome, r.status) == ("not-authorized", "fail")
+    assert r.summary == "user ses-smtp-user may not ses:SendRawEmail (implicitDeny): SMTP sends need it"
+    assert (r.facts["may_send_raw"], r.facts["decision"], r.facts["status"]) == (
+        False,
+        "implicitDeny",
+        "Active",
+    )
+
+
+async def test_explicit_deny_wins(load: Any, run_check: Any) -> None:
+    deny = {"name": "no-raw", "actions": ["ses:SendRawEmail"], "effect": "Deny"}
+    user = smtp_user(key(NEW))
+    user["policies"] = [{"name": "ses-all", "actions": ["ses:*"]}, deny]
+    load(world([user], []))
+    r = await run(run_check, "iam.smtp_key", smtp_username=NEW)
+    assert r.outcome == "not-authorized"
+    assert r.summary == "user ses-smtp-user may not ses:SendRawEmail (explicitDeny): SMTP sends need it"
+
+
+async def test_policy_scoped_to_the_identity(load: Any, run_check: Any) -> None:
+    domain_arn = f"arn:aws:ses:us-east-1:{ACCOUNT}:identity/example.com"
+    scoped = {"name": "send-as-example", "actions": ["ses:SendRawEmail"], "resource": domain_arn}
+    load(world([smtp_user(key(NEW), policy=scoped)], []))
+    # simulated on "*", a policy that names the identity does not match: judged by the sender it does
+    r = await run(run_check, "iam.smtp_key", smtp_username=NEW)
+    assert (r.outcome, r.facts["decision"]) == ("not-authorized", "implicitDeny")
+    r = await run(
+        run_check, "iam.smtp_key", smtp_username=NEW, sender="admin@example.com", region="us-east-1"
+    )
+    assert (r.outcome, r.status, r.facts["may_send_raw"]) == ("active", "pass", True)
+    assert r.facts["simulated_resources"] == [
+        f"arn:aws:ses:us-east-1:{ACCOUNT}:identity/admin@example.com",
+        domain_arn,
+    ]
+    # the same sender in another region is another identity
+    r = await run(
+        run_check, "iam.smtp_key", smtp_username=NEW, sender="admin@example.com", region="eu-west-1"
+    )
+    assert r.outcome == "not-authorized"
+
+
+async def test_never_used_key(load: Any, run_check: Any) -> None:
+    load(world([smtp_user(key(NEW, created="-10d"))], []))
+    r = await run(run_check, "iam.smtp_key", smtp_username=NEW)
+    assert r.outcome == "active"
+    assert (r.facts["last_used"], r.facts["last_used_service"], r.facts["last_used_region"]) == (
+        None,
+        "N/A",
+        "N/A",
+    )
+    assert r.summary == (
+        "AKIAEXAMPLENEWKEY002 is an active access key of IAM user ses-smtp-user (created 10 days ago, "
+        "never used); the user may ses:SendRawEmail"
+    )
+
+
+# ------------------------------------------------------------------------------ not a usable key id
+
+
+async def test_temporary_key(load: Any, run_check: Any) -> None:
+    load("all-clear")
+    r = await run(run_check, "iam.smtp_key", smtp_username="ASIAEXAMPLETEMPKEY05")
+    assert (r.outcome, r.status) == ("temporary-key", "fail")
+    assert r.summary == (
+        "ASIAEXAMPLETEMPKEY05 is a temporary (STS) access key id: temporary credentials cannot be SES SMTP "
+        "credentials; use a long-term access key (AKIA…) of an IAM user"
+    )
+    assert r.facts["key_type"] == "temporary" and r.evidence == []
+    r = await run(run_check, "cloudtrail.key_history", smtp_username="ASIAEXAMPLETEMPKEY05")
+    assert (r.outcome, r.status) == ("skipped", "skipped")
+
+
+NOT_KEYS = [
+    ("admin@example.com", "an email address"),
+    ("ses-smtp-user", "something else"),
+    ("akiaexamplenewkey002", "an access key id in lower case"),
+    ("AKIAEXAMPLENEWKEY02", "a mistyped access key id (19 characters; key ids have 20, A-Z and 0-9 only)"),
+    (
+        "BMPPgbAHoFVbze1Ud0oA5uNdXRwUXUZ+qOwphGJbl/cS",
+        "an SMTP password (are the user name and the password swapped?)",
+    ),
+]
+
+
+async def test_not_a_key(load: Any, run_check: Any) -> None:
+    load("all-clear")
+    for value, looks_like in NOT_KEYS:
+        r = await run(run_check, "iam.smtp_key", smtp_username=value)
+        assert (r.outcome, r.status) == ("not-a-key", "fail")
+        assert r.summary.startswith(
+            f"SES SMTP user names are access key ids like AKIA…; this looks like {looks_like}"
+        )
+        assert r.facts["key_id"] is None and r.facts["looks_like"].startswith(looks_like) and r.evidence == []
+        assert value not in r.summary  # a password pasted as the user name must not reach a transcript
+        r = await run(run_check, "cloudtrail.key_history", smtp_username=value)
+        assert r.outcome == "skipped" and value not in r.summary
+
+
+async def test_empty_user_name_is_skipped(load: Any, run_check: Any) -> None:
+    load("all-clear")
+    r = await run(run_check, "iam.smtp_key", smtp_username="  ")
+    assert (r.outcome, r.status) == ("skipped", "skipped")
+    r = await run(run_check, "cloudtrail.key_history", smtp_username="")
+    assert (r.outcome, r.status) == ("skipped", "skipped")
+    assert r.summary == "no SMTP user name given: no key history to look up"
+
+
+# ----------------------------------------------------------------------------------- more history
+
+
+async def test_rotation_by_an_assumed_role_and_the_user_deleted(load: Any, run_check: Any) -> None:
+    clock = Clock(
+        load,
+        world(
+            [],
+            [
+                {
+                    "event": "CreateAccessKey",
+                    "time": "-30d",
+                    "actor": "alice",
+                    "user": "old-smtp",
+                    "key": OLD,
+                },
+                {
+                    "event": "DeleteAccessKey",
+                    "time": "-2h",
+                    "actor": "Admin/bob@example.com",
+                    "user": "old-smtp",
+                    "key": OLD,
+                },
+                {"event": "DeleteUser", "time": "-1h", "actor": "Admin/bob@example.com", "user": "old-smtp"},
+            ],
+        ),
+    )
+    r = await run(run_check, "iam.smtp_key", smtp_username=OLD)
+    assert r.outcome == "not-found"
+    r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD)
+    f = r.facts
+    role = f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/bob@example.com"
+    assert (r.outcome, r.status) == ("rotated", "fail")
+    assert (f["user"], f["deleted_by"], f["user_exists"]) == ("old-smtp", role, False)
+    created = clock.assert_at(f["created_at"], -timedelta(days=30))
+    deleted = clock.assert_at(f["deleted_at"], -timedelta(hours=2))
+    assert f["created_by"] == "alice" and f["replacement_key"] is None and f["current_active_key"] is None
+    assert r.summary == (
+        f"AKIAEXAMPLEOLDKEY001 was deleted 2 hours ago by {role} ({stamp(deleted)}); "
+        "the user old-smtp no longer exists either"
+    )
+    gone = clock.assert_at(f["events"][-1]["time"], -timedelta(hours=1))
+    assert f["timeline"] == [
+        f"{stamp(created)}  CreateAccessKey AKIAEXAMPLEOLDKEY001 by alice",
+        f"{stamp(deleted)}  DeleteAccessKey AKIAEXAMPLEOLDKEY001 by {role}",
+        f"{stamp(gone)}  DeleteUser old-smtp by {role}",
+    ]
+    assert "NoSuchEntity" in evidence_text(r)
+
+
+async def test_rotation_under_way_warns(load: Any, run_check: Any) -> None:
+    clock = Clock(
+        load,
+        world(
+            [smtp_user(key(OLD, created="-120d"), key(NEW, OTHER_SECRET, created="-20m"))],
+            [{"event": "CreateAccessKey", "time": "-20m", "actor": "alice", "user": SMTP_USER, "key": NEW}],
+        ),
+    )
+    r = await run(run_check, "iam.smtp_key", smtp_username=OLD)
+    assert (r.outcome, r.facts["current_key"], r.facts["active_keys"]) == ("active", NEW, [NEW, OLD])
+    r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD, user=SMTP_USER)
+    created = clock.assert_at(r.facts["created_keys"][0]["time"], -timedelta(minutes=20))
+    assert (r.outcome, r.status, r.facts["replacement_key"]) == ("rotated", "warn", NEW)
+    assert r.summary == (
+        f"a new key AKIAEXAMPLENEWKEY002 was created for ses-smtp-user 20 minutes ago by alice "
+        f"({stamp(created)}); AKIAEXAMPLEOLDKEY001 is still active: a rotation under way, move the client "
+        "to the new key"
+    )
+
+
+async def test_recent_key_without_rotation_is_quiet(load: Any, run_check: Any) -> None:
+    clock = Clock(
+        load,
+        world(
+            [smtp_user(key(NEW, created="-10d"))],
+            [{"event": "CreateAccessKey", "time": "-10d", "actor": "alice", "user": SMTP_USER, "key": NEW}],
+        ),
+    )
+    r = await run(run_check, "cloudtrail.key_history", smtp_username=NEW)
+    created = clock.assert_at(r.facts["created_at"], -timedelta(days=10))
+    assert (r.outcome, r.status) == ("quiet", "pass")
+    assert r.summary == (
+        f"no rotation: AKIAEXAMPLENEWKEY002 was created 10 days ago by alice ({stamp(created)}) and has not "
+        "been deleted, deactivated or replaced since"
+    )
+
+
+async def test_every_page_is_read(load: Any, run_check: Any) -> None:
+    # 61 events about one key (more than one page of 50): it was switched off and on every hour
+    toggles = [
+        {
+            "event": "UpdateAccessKey",
+            "time": f"-{hour}h",
+            "actor": "alice",
+            "user": SMTP_USER,
+            "key": NEW,
+            "status": "Inactive" if hour % 2 else "Active",
+        }
+        for hour in range(2, 62)
+    ]
+    create = {"event": "CreateAccessKey", "time": "-70h", "actor": "alice", "user": SMTP_USER, "key": NEW}
+    load(world([smtp_user(key(NEW, created="-70h"))], [create, *toggles]))
+    r = await run(run_check, "cloudtrail.key_history", smtp_username=NEW)
+    f = r.facts
+    assert len(f["events"]) == 61 and len({e["event_id"] for e in f["events"]}) == 61
+    assert [e["event"] for e in f["events"]] == ["CreateAccessKey"] + ["UpdateAccessKey"] * 60
+    assert [e["status"] for e in f["events"][1:]] == (["Inactive", "Active"] * 30)  # -61h … -2h
+    assert f["truncated"] is False
+    assert "61 event(s) in 2 page(s)" in evidence_text(r)
+    # switched back on last: no rotation
+    assert (r.outcome, r.status, f["deactivated_by"]) == ("quiet", "pass", "alice")
+
+
+# ------------------------------------------------------------------------------------ failures
+
+
+async def test_unreachable_aws_is_an_error(
+    load: Any, run_check: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load("seed-incident")
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{probe.getsockname()[1]}")
+    r = await run(run_check, "iam.smtp_key", smtp_username=OLD)
+    assert (r.outcome, r.status) == ("error", "error")
+    assert r.summary.startswith(
+        "could not check: iam:GetAccessKeyLastUsed in us-east-1 failed: EndpointConnectionError"
+    )
+    r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD)
+    assert (r.outcome, r.status) == ("error", "error")
+    assert r.summary.startswith(
+        "could not check: cloudtrail:LookupEvents in us-east-1 failed: EndpointConnectionError"
+    )
+
+
+# --------------------------------------------------------------------------------------- helpers
+
+
+async def test_rate_limit_spaces_requests() -> None:
+    limiter = RateLimit(rate=2, per=0.2)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    times = []
+    for _ in range(5):
+        await limiter.wait()
+        times.append(loop.time() - started)
+    assert times[1] < 0.1  # two at once are allowed
+    assert all(later - earlier >= 0.19 for earlier, later in zip(times, times[2:], strict=False))
+
+
+def test_parse_time() -> None:
+    utc = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    assert parse_time("2026-11-26T09:00:00Z") == utc
+    assert parse_time("2026-11-26T10:00:00+01:00") == utc
+    assert parse_time("2026-11-26 09:00") == utc
+    assert parse_time("Thu, 26 Nov 2026 09:00:00 +0000") == utc
+    assert parse_time("Thu, 26 Nov 2026 04:00:00 -0500") == utc
+    assert parse_time("yesterday") is None and parse_time("") is None
