@@ -115,6 +115,7 @@ def _guard(fn: F) -> F:
 @click.option("--set", "sets", multiple=True, metavar="K=V", help="Fill an input (K=@FILE or K=@- reads it).")
 @connection_options
 @click.pass_context
+@_guard
 def main(ctx: click.Context, flow_name: str | None, sets: tuple[str, ...], **_: Any) -> None:
     """Find out why mail from your domain stopped arriving.
 
@@ -127,8 +128,32 @@ def main(ctx: click.Context, flow_name: str | None, sets: tuple[str, ...], **_: 
     """
     if ctx.invoked_subcommand is not None:
         return
-    click.echo(ctx.get_help())
-    click.echo("\nThe interactive walk is not built yet: use `maildoctor run FLOW`.", err=True)
+    ctx.exit(_open_tui(ctx, flow_name, sets))
+
+
+def _open_tui(ctx: click.Context, flow_name: str | None, sets: tuple[str, ...]) -> int:
+    """The TUI, prefilled from the config file, MAILDOCTOR_INPUT_* and --set (in that order)."""
+    from maildoctor import inputs
+    from maildoctor.config import load_config
+    from maildoctor.flow.load import builtin_flow_paths, find_flow, load_flow
+
+    settings = _settings(ctx)
+    flows = [load_flow(find_flow(flow_name))] if flow_name else [load_flow(p) for p in builtin_flow_paths()]
+    specs = {name: spec for flow in flows for name, spec in flow.inputs.items()}
+    config = load_config(secret_names={n for n, spec in specs.items() if spec.secret})
+    prefill = {k: v for k, v in config.inputs.items() if k in specs}
+    prefill |= inputs.from_env(specs, os.environ)
+    prefill |= inputs.parse_sets(sets, flows[0] if flow_name else specs)
+    return _run_tui(flow=flow_name, prefill=prefill, settings=settings, config=config)
+
+
+def _run_tui(**kwargs: Any) -> int:
+    try:
+        from maildoctor.tui.app import run_tui
+    except ImportError as exc:  # pragma: no cover - textual is a core dependency
+        raise Failure(f"the terminal UI cannot start: {exc}") from None
+    config = kwargs.pop("config")
+    return run_tui(keymap=dict(config.keymap), theme=config.theme, **kwargs)
 
 
 # --- run ----------------------------------------------------------------------------------------------
@@ -412,25 +437,37 @@ def walk_hint(scenario: Any, running: Any) -> str:
 
 
 @main.command()
-@connection_options
-@click.pass_context
+@click.option(
+    "--scenario",
+    "scenario_ref",
+    default="seed-incident",
+    show_default=True,
+    metavar="NAME|PATH",
+    help="The lab scenario to diagnose (see `maildoctor lab --list`).",
+)
+@click.option("--state-dir", metavar="PATH", help="Where transcripts are saved (MAILDOCTOR_STATE_DIR).")
 @_guard
-def demo(ctx: click.Context, **conn: Any) -> None:
-    """Walk a diagnosis against the built-in lab (no AWS account or network needed)."""
-    from maildoctor import headless
-    from maildoctor.flow.load import find_flow, load_flow
-    from maildoctor.lab import demo_dns
+def demo(scenario_ref: str, state_dir: str | None) -> None:
+    """The TUI against the built-in lab: the seed incident, its inputs filled in (no AWS account needed).
 
-    settings = _settings(ctx, **conn)
-    flow = load_flow(find_flow("dns-auth"))
-    with demo_dns.serve() as (server, inputs):
-        click.echo(f"lab DNS server on {server.address}; walking dns-auth for {inputs['domain']}\n", err=True)
-        lab_settings = type(settings).resolve(
-            dns_server=server.address, state_dir=str(settings.state_dir) if settings.state_dir else None
+    Starts the lab (AWS, DNS and SMTP on loopback) in this process, opens ses-delivery with the
+    scenario's inputs, and stops the lab when you quit.
+    """
+    from maildoctor.clients.settings import Settings
+    from maildoctor.config import load_config
+    from maildoctor.lab import Lab
+    from maildoctor.lab.scenario import load_scenario
+
+    scenario = load_scenario(scenario_ref)
+    with Lab() as lab:
+        lab.load(scenario)
+        os.environ.update(lab.env())  # boto3 reads the endpoint and the lab's credentials from here
+        settings = Settings.resolve(state_dir=state_dir)
+        code = _run_tui(
+            flow="ses-delivery", prefill=scenario.walk_inputs(), settings=settings, config=load_config()
         )
-        code = headless.run(flow, inputs, lab_settings, fmt="text")
     # the demo's findings are the point of the demo, not a failure of it
-    ctx.exit(code if code not in (0, 1) else 0)
+    raise click.exceptions.Exit(code if code not in (0, 1) else 0)
 
 
 def entry() -> None:

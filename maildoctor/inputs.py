@@ -44,18 +44,25 @@ def problem(spec: InputSpec, value: str) -> str | None:
     return None
 
 
-def parse_sets(pairs: Iterable[str], flow: Flow, stdin_text: str | None = None) -> dict[str, str]:
-    """``K=V`` pairs; ``K=@PATH`` reads a file, ``K=@-`` stdin. Secrets only from files or stdin."""
+def parse_sets(
+    pairs: Iterable[str], flow: Flow | Mapping[str, InputSpec], stdin_text: str | None = None
+) -> dict[str, str]:
+    """``K=V`` pairs; ``K=@PATH`` reads a file, ``K=@-`` stdin. Secrets only from files or stdin.
+
+    ``flow`` is the flow whose inputs these are, or (for the TUI before a flow is chosen) the inputs
+    of every shipped flow."""
+    specs = flow.inputs if isinstance(flow, Flow) else flow
+    owner = f"flow '{flow.name}'" if isinstance(flow, Flow) else "no shipped flow"
     values: dict[str, str] = {}
     for pair in pairs:
         key, eq, raw = pair.partition("=")
         key = key.strip()
         if not eq or not key:
             raise InputError(f"--set {pair!r}: expected KEY=VALUE")
-        spec = flow.inputs.get(key)
+        spec = specs.get(key)
         if spec is None:
-            known = ", ".join(flow.inputs) or "none"
-            raise InputError(f"--set {key}: flow '{flow.name}' has no input '{key}' (inputs: {known})")
+            known = ", ".join(specs) or "none"
+            raise InputError(f"--set {key}: {owner} has no input '{key}' (inputs: {known})")
         if raw.startswith("@"):
             values[key] = _read_at(key, raw[1:], stdin_text)
         elif spec.secret:
@@ -67,6 +74,11 @@ def parse_sets(pairs: Iterable[str], flow: Flow, stdin_text: str | None = None) 
         else:
             values[key] = raw
     return values
+
+
+def from_env(names: Iterable[str], env: Mapping[str, str]) -> dict[str, str]:
+    """``MAILDOCTOR_INPUT_<NAME>`` values for the given input names."""
+    return {name: env[ENV_PREFIX + name.upper()] for name in names if env.get(ENV_PREFIX + name.upper())}
 
 
 def _read_at(key: str, where: str, stdin_text: str | None) -> str:

@@ -24,6 +24,6 @@ def test_wheel_ships_flows_schema_and_lab_data(tmp_path: Path) -> None:
     }
     assert "maildoctor/_flows/dns-auth.yaml" in shipped_flows
     assert shipped_flows <= names
-    assert "maildoctor/lab/zones/demo.zone" in names
+    assert "maildoctor/lab/scenarios/seed-incident.yaml" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "maildoctor = maildoctor.cli:entry" in zipfile.ZipFile(wheel).read(entry_points).decode()
