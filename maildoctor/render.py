@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from maildoctor.report import ranked
+
 ICONS = {"pass": "✔", "warn": "!", "fail": "✘", "error": "?", "skipped": "-", "info": "•"}
 
 
@@ -49,7 +51,7 @@ def to_text(report: Mapping[str, Any]) -> str:
     out.append(f"Diagnosis: {diagnosis['code']} — {diagnosis['title']}")
     if diagnosis.get("summary"):
         out.append(f"  {diagnosis['summary']}")
-    findings = _ranked(report["findings"])
+    findings = ranked(report["findings"])
     for number, finding in enumerate(findings, 1):
         out.append("")
         out.append(f"{number}. [{finding['severity']}] {finding['code']}: {finding['summary']}")
@@ -59,13 +61,6 @@ def to_text(report: Mapping[str, Any]) -> str:
         out.append("")
         out.append(f"The walk could not finish: {report['incomplete_reason']}")
     return "\n".join(out).rstrip() + "\n"
-
-
-def _ranked(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    order = {"error": 0, "warning": 1, "info": 2}
-    return sorted(
-        findings, key=lambda f: (order.get(f["severity"], 9), f.get("rank", 50), f.get("step_index", 0))
-    )
 
 
 def to_markdown(report: Mapping[str, Any]) -> str:
@@ -88,7 +83,7 @@ def to_markdown(report: Mapping[str, Any]) -> str:
     out += ["", "## Diagnosis", "", f"**{diagnosis['title']}**", ""]
     if diagnosis.get("summary"):
         out += [diagnosis["summary"], ""]
-    findings = _ranked(report["findings"])
+    findings = ranked(report["findings"])
     if findings:
         out += ["## Findings (most likely root cause first)", ""]
         for number, finding in enumerate(findings, 1):

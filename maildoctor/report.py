@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from maildoctor import __version__
-from maildoctor.engine import Finding, Step, Walk
+from maildoctor.engine import SEVERITY_ORDER, Finding, Step, Walk
 
 SECRET = "[secret]"
 ALL_CLEAR = "all-clear"
@@ -85,16 +85,20 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
     }
 
 
+def ranked(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Most likely root cause first: worst severity, then the flow's rank, then the order found."""
+    return sorted(
+        findings,
+        key=lambda f: (SEVERITY_ORDER.get(f["severity"], 9), f.get("rank", 50), f.get("step_index", 0)),
+    )
+
+
 def diagnosis_dict(
     findings: list[dict[str, Any]], steps: list[dict[str, Any]], complete: bool
 ) -> dict[str, Any]:
     """The most likely root cause among the findings, or all-clear."""
     if findings:
-        severity = {"error": 0, "warning": 1, "info": 2}
-        top = min(
-            findings,
-            key=lambda f: (severity.get(f["severity"], 9), f.get("rank", 50), f.get("step_index", 0)),
-        )
+        top = ranked(findings)[0]
         return {
             "code": top["code"],
             "title": top["title"],
