@@ -27,6 +27,11 @@ def _facts_lines(facts: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _unchecked(report: Mapping[str, Any]) -> list[str]:
+    """Titles of the steps whose check could not run (status error)."""
+    return [s["title"] for s in report["steps"] if s["status"] == "error"]
+
+
 def to_json(report: Mapping[str, Any]) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
 
@@ -51,6 +56,11 @@ def to_text(report: Mapping[str, Any]) -> str:
     out.append(f"Diagnosis: {diagnosis['code']} — {diagnosis['title']}")
     if diagnosis.get("summary"):
         out.append(f"  {diagnosis['summary']}")
+    unchecked = _unchecked(report)
+    if unchecked:
+        out.append(
+            f"  Not checked ({len(unchecked)}): {', '.join(unchecked)} — the diagnosis may miss a cause there"
+        )
     findings = ranked(report["findings"])
     for number, finding in enumerate(findings, 1):
         out.append("")
@@ -83,6 +93,12 @@ def to_markdown(report: Mapping[str, Any]) -> str:
     out += ["", "## Diagnosis", "", f"**{diagnosis['title']}**", ""]
     if diagnosis.get("summary"):
         out += [diagnosis["summary"], ""]
+    unchecked = _unchecked(report)
+    if unchecked:
+        out += [
+            f"**Not checked** ({len(unchecked)}): {', '.join(unchecked)} — the diagnosis may miss a cause there.",
+            "",
+        ]
     findings = ranked(report["findings"])
     if findings:
         out += ["## Findings (most likely root cause first)", ""]

@@ -182,3 +182,13 @@ def test_headless_question_exit_3_and_secret_from_env_and_file(tmp_path, monkeyp
     )  # fmt: skip
     assert result.exit_code == 1
     assert "from-file-secret" not in result.stdout
+
+
+async def test_reports_say_which_steps_could_not_be_checked() -> None:
+    from maildoctor import render
+
+    w, _ = walk({"value": "ok", "path": "slow"})
+    await w.run()
+    data = report.build(w)
+    assert "  Not checked (2): Slow, Crash — the diagnosis may miss a cause there" in render.to_text(data)
+    assert "**Not checked** (2): Slow, Crash" in render.to_markdown(data)

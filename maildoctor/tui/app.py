@@ -1,0 +1,193 @@
+"""The maildoctor TUI: one more renderer of the engine's events.
+
+Screens: flow picker → form → walk → remedy (``b`` goes one back), with the help and export dialogs.
+Every key is a binding with an id (``maildoctor.back`` …) so a user's keymap can rebind it, and every
+action is a command in the palette.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from maildoctor import inputs
+from maildoctor.clients.settings import Settings
+from maildoctor.errors import MaildoctorError
+from maildoctor.flow.load import find_flow, load_flow
+from maildoctor.flow.model import Flow
+from maildoctor.tui.bindings import binding
+from maildoctor.tui.keymap import BY_ID
+from maildoctor.tui.screens.export import ExportDialog
+from maildoctor.tui.screens.form import FormScreen
+from maildoctor.tui.screens.help import HelpScreen
+from maildoctor.tui.screens.picker import PickerScreen
+from maildoctor.tui.screens.remedy import RemedyScreen
+from maildoctor.tui.screens.walk import WalkScreen
+from maildoctor.tui.session import WalkSession
+
+EXIT_INTERRUPTED = 130
+THEMES = ("textual-dark", "textual-light")
+NOT_IN_PALETTE = {"maildoctor.palette", "maildoctor.interrupt"}
+
+
+class MaildoctorApp(App[int]):
+    """Returns (``App.run``) the exit status of CONTRACT.md: 0 all clear, 1 findings, 3 unfinished,
+    130 interrupted; 0 when quit before any walk."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "maildoctor"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        binding("maildoctor.help", "help"),
+        binding("maildoctor.export", "export"),
+        binding("maildoctor.quit", "quit"),
+        binding("maildoctor.theme", "toggle_theme", show=False),
+        binding("maildoctor.palette", "command_palette", show=False, priority=True),
+        binding("maildoctor.interrupt", "interrupt", show=False),
+    ]
+
+    def __init__(
+        self,
+        *,
+        flow: str | None,
+        prefill: Mapping[str, str],
+        settings: Settings,
+        keymap: Mapping[str, str] | None = None,
+        show_timings: bool = True,
+        motion: bool = True,
+    ) -> None:
+        """``prefill``: input values (secrets included; kept in memory only). ``show_timings`` and
+        ``motion`` are for snapshot tests: no elapsed times, no spinner motion or cursor blink."""
+        super().__init__()
+        self.flow_ref = flow
+        self.prefill = dict(prefill)
+        self.settings = settings
+        self.user_keymap = dict(keymap or {})
+        self.show_timings = show_timings
+        self.motion = motion
+        self.session: WalkSession | None = None
+        self.ready_callback: Callable[[], None] | None = None
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
+
+    # -- screens
+
+    def on_mount(self) -> None:
+        if self.flow_ref is None:
+            self.push_screen(PickerScreen())
+            return
+        try:
+            flow = load_flow(find_flow(self.flow_ref))
+        except MaildoctorError as exc:
+            self.push_screen(PickerScreen())
+            self.notify(str(exc), title="Cannot open the flow", severity="error", timeout=15)
+        else:
+            self.push_screen(FormScreen(flow, self.form_values(flow)))
+
+    def on_ready(self) -> None:
+        if self.ready_callback is not None:
+            self.ready_callback()
+
+    def form_values(self, flow: Flow) -> dict[str, str]:
+        """The prefilled values of a flow's inputs, with their defaults (the AWS region in effect …)."""
+        return inputs.resolve(flow, self.prefill, self.settings, {}, require=False)
+
+    def open_form(self, flow: Flow) -> None:
+        self.push_screen(FormScreen(flow, self.form_values(flow)))
+
+    def back_from_form(self) -> None:
+        """The form goes back to the picker (which is below it, unless the app opened on the form)."""
+        if isinstance(self.screen_stack[-2] if len(self.screen_stack) > 1 else None, PickerScreen):
+            self.pop_screen()
+        else:
+            self.switch_screen(PickerScreen())
+
+    def start_walk(self, flow: Flow, values: Mapping[str, str]) -> None:
+        if self.session is not None:
+            self.session.close()
+        screen = WalkScreen(flow, values, self.settings, show_timings=self.show_timings)
+        self.session = screen.session
+        self.push_screen(screen)
+
+    def show_remedy(self, session: WalkSession) -> None:
+        self.push_screen(RemedyScreen(session))
+
+    # -- actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "export":
+            return self.session is not None
+        return True
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_export(self) -> None:
+        if self.session is not None:
+            self.push_screen(ExportDialog(self.session))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
+
+    def exit_status(self) -> int:
+        return 0 if self.session is None else self.session.exit_status()
+
+    async def action_quit(self) -> None:
+        status = self.exit_status()
+        if self.session is not None:
+            self.session.interrupt("quit before the walk finished")
+            self.session.close()
+        self.exit(status, return_code=status)
+
+    async def action_interrupt(self) -> None:
+        """ctrl+c: 130 during a walk (CONTRACT.md), otherwise the same as quit."""
+        if self.session is not None and self.session.running:
+            self.session.interrupt("interrupted")
+            self.session.close()
+            self.exit(EXIT_INTERRUPTED, return_code=EXIT_INTERRUPTED)
+            return
+        await self.action_quit()
+
+    # -- the command palette: every action of the screen and the app that can run now
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        seen: set[tuple[int, str]] = set()
+        for node, bindings in ((screen, type(screen).BINDINGS), (self, type(self).BINDINGS)):
+            for bound in Binding.make_bindings(bindings):
+                if not bound.id or bound.id in NOT_IN_PALETTE or (id(node), bound.action) in seen:
+                    continue
+                seen.add((id(node), bound.action))
+                if not node.check_action(bound.action, ()):
+                    continue
+                keys = self.user_keymap.get(bound.id, BY_ID[bound.id].keys)
+                shown = " / ".join(self.get_key_display(Binding(k.strip(), "")) for k in keys.split(","))
+                yield SystemCommand(
+                    f"{bound.description} ({shown})",
+                    BY_ID[bound.id].help,
+                    partial(self.run_action, bound.action, node),
+                )
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command
+
+
+def run_tui(
+    *,
+    flow: str | None,
+    prefill: dict[str, str],
+    settings: Settings,
+    keymap: dict[str, str] | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> int:
+    """Run the TUI in the terminal; returns the exit status (CONTRACT.md)."""
+    app = MaildoctorApp(flow=flow, prefill=prefill, settings=settings, keymap=keymap)
+    app.ready_callback = on_ready
+    result = app.run()
+    if isinstance(result, int):
+        return result
+    return app.return_code or 0

@@ -1,0 +1,50 @@
+"""The TUI's keys as data: binding ids, default keys and what each does.
+
+No textual import here, so that a config loader can check a user's keymap (``{binding id: keys}``)
+without loading the TUI. ``bindings.py`` turns these into Textual bindings; the help screen and the
+command palette list them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Key:
+    id: str
+    keys: str  # Textual key names, comma separated
+    label: str  # the footer's word
+    help: str  # the help screen, the footer's tooltip and the command palette
+
+
+KEYS: tuple[Key, ...] = (
+    Key("maildoctor.enter", "enter", "Start", "Start the walk (form) · continue to the fix · choose (list)"),
+    Key("maildoctor.back", "b,escape", "Back", "One screen back: remedy → walk → form → flow picker"),
+    Key("maildoctor.rerun", "r", "Re-run", "Run the selected step again; the steps after it are replaced"),
+    Key("maildoctor.export", "e", "Export", "Write the transcript as Markdown, JSON or HTML"),
+    Key("maildoctor.copy", "c", "Copy fix", "Copy the selected finding's fix (Markdown) to the clipboard"),
+    Key("maildoctor.copy_code", "y", "Copy commands", "Copy only the code blocks of the selected fix"),
+    Key("maildoctor.help", "question_mark", "Help", "List every key"),
+    Key("maildoctor.palette", "ctrl+p", "Palette", "Open the command palette: every action by name"),
+    Key("maildoctor.theme", "ctrl+t", "Theme", "Switch between the light and the dark theme"),
+    Key("maildoctor.quit", "q", "Quit", "Quit (exit status: 0 all clear, 1 findings, 3 unfinished)"),
+    Key("maildoctor.interrupt", "ctrl+c", "Interrupt", "Stop at once (exit status 130 during a walk)"),
+)
+
+BY_ID: dict[str, Key] = {key.id: key for key in KEYS}
+KEY_IDS: frozenset[str] = frozenset(BY_ID)
+
+# Keys that belong to the widgets themselves, listed on the help screen.
+NAVIGATION: tuple[tuple[str, str], ...] = (
+    ("↑ ↓", "Move: flows, steps of the walk, options of a question, findings"),
+    ("tab / shift+tab", "Next / previous field or pane"),
+    ("space", "Fold or unfold a layer of the walk"),
+    ("pgup / pgdn", "Page through a list or the step's details"),
+    ("ctrl+q", "Quit (like q, also while typing in a field)"),
+)
+
+
+def unknown_ids(keymap: dict[str, str]) -> list[str]:
+    """Binding ids in a user's keymap that the TUI does not have (for a config loader's error)."""
+    return sorted(set(keymap) - KEY_IDS)

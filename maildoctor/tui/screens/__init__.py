@@ -1,0 +1,1 @@
+"""The TUI's screens: flow picker → form → walk → remedy, and the help and export dialogs."""

@@ -1,0 +1,96 @@
+"""The form: one field per input of the chosen flow; enter starts the walk once every field is valid."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Select, Static, TextArea
+
+from maildoctor.flow.model import Flow
+from maildoctor.tui.bindings import binding
+from maildoctor.tui.widgets.field import FieldRow
+
+if TYPE_CHECKING:
+    from maildoctor.tui.app import MaildoctorApp
+
+
+class FormScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        binding("maildoctor.enter", "start", "Start", priority=True),
+        binding("maildoctor.back", "back"),
+    ]
+
+    app: MaildoctorApp
+
+    def __init__(self, flow: Flow, values: Mapping[str, str]) -> None:
+        super().__init__()
+        self.flow = flow
+        self.rows = [FieldRow(name, spec, values.get(name, "")) for name, spec in flow.inputs.items()]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="form"):
+            yield Static(
+                Content.assemble(
+                    (self.flow.title, "bold"),
+                    "\n",
+                    (" ".join(self.flow.description.split()), "$text-muted"),
+                ),
+                id="form-intro",
+            )
+            yield from self.rows
+            yield Static("", id="form-problem")
+            yield Button("Start the walk", variant="primary", id="start")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.flow.name
+        if not self.app.motion:
+            for control in self.query(Input):
+                control.cursor_blink = False
+            for area in self.query(TextArea):
+                area.cursor_blink = False
+        first_bad = next((row for row in self.rows if row.check()), None)
+        (first_bad.control if first_bad else self.query_one("#start", Button)).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "start":
+            focused = self.focused
+            # enter belongs to the bounce's text (a new line) and to an open list of choices
+            if focused is not None and (
+                isinstance(focused, TextArea)
+                or any(isinstance(n, Select) for n in focused.ancestors_with_self)
+            ):
+                return None
+        return True
+
+    @on(Button.Pressed, "#start")
+    def _pressed(self) -> None:
+        self.action_start()
+
+    def values(self) -> dict[str, str]:
+        return {row.input_name: row.value for row in self.rows if row.value}
+
+    def action_start(self) -> None:
+        problems = [(row, why) for row in self.rows if (why := row.check())]
+        note = self.query_one("#form-problem", Static)
+        if problems:
+            row, why = problems[0]
+            note.update(
+                Content.assemble(("✘ Cannot start: ", "$error bold"), (row.input_name, "bold"), f" — {why}")
+            )
+            row.control.focus()
+            self.app.bell()
+            return
+        note.update("")
+        self.app.start_walk(self.flow, self.values())
+
+    def action_back(self) -> None:
+        self.app.back_from_form()

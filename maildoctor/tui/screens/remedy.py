@@ -1,0 +1,182 @@
+"""The remedy: the findings, most likely root cause first, each fix rendered as Markdown and copyable;
+or a calm all-clear."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Markdown, OptionList, Static
+from textual.widgets.option_list import Option
+
+from maildoctor.engine import Finding
+from maildoctor.tui import display
+from maildoctor.tui.bindings import binding
+from maildoctor.tui.session import WalkSession
+
+if TYPE_CHECKING:
+    from maildoctor.tui.app import MaildoctorApp
+
+SEVERITY_STATUS = {"error": "fail", "warning": "warn", "info": "info"}
+CODE_BLOCK = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def code_blocks(markdown: str) -> str:
+    """The fenced code blocks of a fix, one after the other (the commands and records to paste)."""
+    return "\n".join(block.rstrip("\n") + "\n" for block in CODE_BLOCK.findall(markdown))
+
+
+class RemedyScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        binding("maildoctor.back", "back"),
+        binding("maildoctor.copy", "copy"),
+        binding("maildoctor.copy_code", "copy_code"),
+    ]
+
+    app: MaildoctorApp
+
+    def __init__(self, session: WalkSession) -> None:
+        super().__init__()
+        self.session = session
+        redact = session.redact
+        self.findings: list[Finding] = [
+            replace(f, title=redact(f.title), summary=redact(f.summary), remedy=redact(f.remedy))
+            for f in session.walk.ranked_findings()
+        ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        if self.findings:
+            yield Static(self._headline(), id="diagnosis")
+            yield OptionList(*self._options(), id="findings")
+            with VerticalScroll(id="fix"):
+                yield Markdown(self._fix_text(0), id="fix-text")
+        else:
+            with VerticalScroll(id="all-clear"):
+                yield Static(self._all_clear(), id="all-clear-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.session.walk.flow.title
+        if self.findings:
+            options = self.query_one("#findings", OptionList)
+            options.highlighted = 0
+            options.focus()
+
+    # -- what it shows
+
+    def _headline(self) -> Content:
+        top = self.findings[0]
+        count = len(self.findings)
+        parts: list[str | tuple[str, str]] = [
+            (f"{display.ICONS['fail']} Most likely root cause: ", "$error bold"),
+            (top.code, "bold"),
+            f" — {top.title}\n",
+            (
+                f"{count} finding{'s' if count != 1 else ''}, most likely first · "
+                "c copies the selected fix · y only its commands · e exports the transcript",
+                "dim",
+            ),
+        ]
+        walk = self.session.walk
+        if walk.incomplete_reason:
+            parts.append((f"\nThe walk did not finish: {walk.incomplete_reason}", "magenta"))
+        return Content.assemble(*parts)
+
+    def _options(self) -> list[Option]:
+        options = []
+        for number, finding in enumerate(self.findings, 1):
+            status = SEVERITY_STATUS.get(finding.severity, "info")
+            options.append(
+                Option(
+                    Content.assemble(
+                        f"{number}. ",
+                        (display.ICONS[status], f"{display.STYLES[status]} bold"),
+                        " ",
+                        (finding.code, "bold"),
+                        f"  {finding.title}",
+                    ),
+                    id=str(number - 1),
+                )
+            )
+        return options
+
+    def _fix_text(self, index: int) -> str:
+        finding = self.findings[index]
+        return f"## {finding.title}\n\n*{finding.summary}*\n\n{finding.remedy}\n"
+
+    def _all_clear(self) -> Content:
+        data = self.session.report()
+        diagnosis = data["diagnosis"]
+        counts = Counter(step["status"] for step in data["steps"] if step["kind"] != "end")
+        tally = " · ".join(f"{display.ICONS[s]} {n} {s}" for s, n in sorted(counts.items()))
+        if data["complete"] and not any(s == "error" for s in counts):
+            head: tuple[str, str] = (f"{display.ICONS['pass']} All clear\n\n", "$success bold")
+        else:
+            head = (
+                f"{display.ICONS['error']} No problem found, but not everything was checked\n\n",
+                "magenta bold",
+            )
+        parts: list[str | tuple[str, str]] = [head, (diagnosis["title"], "bold"), "\n\n"]
+        if diagnosis.get("summary"):
+            parts += [diagnosis["summary"], "\n\n"]
+        if data.get("incomplete_reason"):
+            parts += [f"The walk could not finish: {data['incomplete_reason']}\n\n"]
+        parts += [f"{len(data['steps'])} steps: {tally}\n\n"]
+        parts += [("b goes back to the walk to read any step · e exports the transcript · q quits", "dim")]
+        return Content.assemble(*parts)
+
+    # -- selection
+
+    @property
+    def selected(self) -> Finding | None:
+        if not self.findings:
+            return None
+        index = self.query_one("#findings", OptionList).highlighted
+        return self.findings[index if index is not None else 0]
+
+    @on(OptionList.OptionHighlighted, "#findings")
+    async def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        await self.query_one("#fix-text", Markdown).update(self._fix_text(event.option_index))
+        self.query_one("#fix", VerticalScroll).scroll_home(animate=False)
+
+    @on(OptionList.OptionSelected, "#findings")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.query_one("#fix", VerticalScroll).focus()
+
+    # -- actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("copy", "copy_code"):
+            return bool(self.findings)
+        return True
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_copy(self) -> None:
+        finding = self.selected
+        if finding is None:
+            return
+        self.app.copy_to_clipboard(finding.remedy)
+        lines = len(finding.remedy.splitlines())
+        self.notify(f"Copied the fix for {finding.code} ({lines} lines) to the clipboard.")
+
+    def action_copy_code(self) -> None:
+        finding = self.selected
+        if finding is None:
+            return
+        blocks = code_blocks(finding.remedy)
+        if not blocks:
+            self.notify(f"The fix for {finding.code} has no commands or records to copy.", severity="warning")
+            return
+        self.app.copy_to_clipboard(blocks)
+        self.notify(f"Copied the commands and records of the fix for {finding.code} to the clipboard.")

@@ -1,0 +1,267 @@
+"""The walk: the step tree on the left, the selected step in full on the right.
+
+The engine runs in a worker in the app's loop; its listener only posts messages, and this screen
+draws them. A question waits in the detail pane as an option list.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, OptionList, Static, Tree
+from textual.worker import Worker, WorkerState
+
+from maildoctor.clients.settings import Settings
+from maildoctor.engine import (
+    Event,
+    FindingMade,
+    StepFinished,
+    StepStarted,
+    WalkFinished,
+    WalkStarted,
+    WalkTruncated,
+)
+from maildoctor.flow.model import Flow, QuestionNode
+from maildoctor.flow.templates import render
+from maildoctor.tui import display
+from maildoctor.tui.bindings import binding
+from maildoctor.tui.messages import EngineEvent, QuestionAsked
+from maildoctor.tui.session import WalkSession
+from maildoctor.tui.widgets.detail import DetailPane
+from maildoctor.tui.widgets.step_tree import StepItem, StepTree, TreeData
+
+if TYPE_CHECKING:
+    from maildoctor.tui.app import MaildoctorApp
+
+
+class WalkScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        binding("maildoctor.enter", "choose", "Choose", priority=True),
+        binding("maildoctor.enter", "continue", "Continue", priority=True),
+        binding("maildoctor.back", "back"),
+        binding("maildoctor.rerun", "rerun"),
+    ]
+
+    app: MaildoctorApp
+
+    def __init__(
+        self, flow: Flow, inputs: Mapping[str, str], settings: Settings, *, show_timings: bool = True
+    ) -> None:
+        super().__init__()
+        self.flow = flow
+        self.show_timings = show_timings
+        self.session = WalkSession(flow, inputs, settings, listener=self._listen, on_ask=self._on_ask)
+
+    # -- layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="walk-body"):
+            yield StepTree(show_timings=self.show_timings, id="steps")
+            yield DetailPane(show_timings=self.show_timings, id="detail")
+        yield Static(id="walk-status")
+        yield Footer()
+
+    @property
+    def step_tree(self) -> StepTree:
+        return self.query_one(StepTree)
+
+    @property
+    def detail(self) -> DetailPane:
+        return self.query_one(DetailPane)
+
+    def on_mount(self) -> None:
+        self.sub_title = self.flow.title
+        self.step_tree.redact = self.session.redact
+        self.step_tree.focus()
+        if self.app.motion:
+            self.set_interval(0.12, self.step_tree.tick)
+        self._status()
+        self.run_walk()
+
+    def on_unmount(self) -> None:
+        self.session.interrupt("the walk was left before it finished")
+        self.session.close()
+
+    # -- the engine, through messages
+
+    def _listen(self, event: Event) -> None:
+        self.post_message(EngineEvent(event, time.monotonic()))
+
+    def _on_ask(self, node_id: str, question: QuestionNode) -> None:
+        self.post_message(QuestionAsked(node_id, question))
+
+    @work(exclusive=True, group="walk", exit_on_error=False)
+    async def run_walk(self, rerun_from: int | None = None) -> None:
+        self.session.running = True
+        try:
+            if rerun_from is None:
+                await self.session.walk.run()
+            else:
+                await self.session.walk.rerun(rerun_from)
+        finally:
+            self.session.running = False
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "walk":
+            return
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"The walk stopped: {type(error).__name__}: {error}", severity="error", timeout=10)
+        if event.state in (WorkerState.ERROR, WorkerState.SUCCESS, WorkerState.CANCELLED):
+            self._status()
+            self.refresh_bindings()
+
+    async def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        if isinstance(event, StepStarted):
+            self.step_tree.start_step(self._item(event, message.at))
+        elif isinstance(event, StepFinished):
+            item_done = self.step_tree.finish_step(event.step)
+            if item_done is not None and self.detail.shown is item_done:
+                await self._show(item_done)
+        elif isinstance(event, WalkTruncated):
+            self.step_tree.truncate(event.index)
+        elif isinstance(event, WalkFinished):
+            self._finished()
+        elif isinstance(event, FindingMade | WalkStarted):
+            pass
+        self._status()
+        self.refresh_bindings()
+
+    def _item(self, event: StepStarted, at: float) -> StepItem:
+        """The started step as the tree shows it until it finishes: its title with the values filled in
+        (the event carries the flow's template), a remedy in the layer of the step before it."""
+        walk, items = self.session.walk, self.step_tree.items
+        try:
+            title = render(event.title, walk.inputs, walk.facts())
+        except (ValueError, KeyError, IndexError):
+            title = event.title
+        layer = event.layer
+        if not layer and event.kind == "remedy" and items:
+            layer = items[-1].layer
+        return StepItem(event.index, event.node, title, layer, event.kind, at)
+
+    async def on_question_asked(self, message: QuestionAsked) -> None:
+        if not self.step_tree.items:
+            return
+        item = self.step_tree.items[-1]
+        item.waiting = True
+        self.step_tree.refresh_item(item)
+        following = self.step_tree.cursor_node is not None and self.step_tree.cursor_node.data is item
+        if self.detail.shown is item:
+            await self._show(item)
+        if following and self.detail.options is not None:
+            self.detail.options.focus()
+        self._status()
+        self.refresh_bindings()
+
+    def _finished(self) -> None:
+        if self.step_tree.following and self.app.screen is self:
+            self.app.show_remedy(self.session)
+        elif self.app.screen is not self:
+            self.app.notify("The walk has finished: enter on the walk shows the fix.")
+
+    # -- selection and the detail pane
+
+    @on(Tree.NodeHighlighted)
+    async def _highlighted(self, event: Tree.NodeHighlighted[TreeData]) -> None:
+        if event.node.data is not None:
+            await self._show(event.node.data)
+        self.refresh_bindings()
+
+    async def _show(self, data: TreeData) -> None:
+        question = self.session.asker.question if isinstance(data, StepItem) and data.waiting else None
+        await self.detail.show(data, self.session.redact, question)
+
+    @on(OptionList.OptionSelected)
+    def _answered(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._answer(event.option.id)
+
+    def _answer(self, value: str | None) -> None:
+        if value is None or not self.session.asker.answer(value):
+            return
+        for item in self.step_tree.items[-1:]:
+            item.waiting = False
+            self.step_tree.refresh_item(item)
+        self.step_tree.focus()
+        self._status()
+
+    # -- actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose":
+            return self.session.asker.waiting
+        if action == "continue":
+            return self.session.walk.finished and not self.session.running
+        if action == "rerun":
+            node = self.step_tree.cursor_node if self.is_mounted else None
+            if node is None or not isinstance(node.data, StepItem) or node.data.step is None:
+                return False
+            return None if self.session.running else True
+        return True
+
+    def action_choose(self) -> None:
+        options = self.detail.options
+        if options is None or not options.has_focus:
+            if self.step_tree.newest is not None and self.step_tree.cursor_node is not self.step_tree.newest:
+                self.step_tree.select_step(self.step_tree.newest)
+                return
+            if options is not None:
+                options.focus()
+            return
+        if options.highlighted is not None:
+            self._answer(options.get_option_at_index(options.highlighted).id)
+
+    def action_continue(self) -> None:
+        self.app.show_remedy(self.session)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_rerun(self) -> None:
+        node = self.step_tree.cursor_node
+        if node is None or not isinstance(node.data, StepItem):
+            return
+        self.run_walk(node.data.index)
+
+    # -- the status line
+
+    def _status(self) -> None:
+        if not self.is_mounted:
+            return
+        walk = self.session.walk
+        findings = len(walk.findings)
+        found = f" · {findings} finding{'s' if findings != 1 else ''}" if findings else ""
+        parts: list[str | tuple[str, str]]
+        if self.session.asker.waiting:
+            parts = [(f"{display.WAITING} ", "$accent bold"), "A question waits for your answer (↑ ↓, enter)"]
+        elif self.session.running:
+            parts = [("… ", "$accent bold"), f"Walking · step {len(self.step_tree.items)}{found}"]
+        elif walk.finished and walk.findings:
+            top = walk.diagnosis()
+            code = top.code if top else ""
+            parts = [
+                ("✘ ", "$error bold"),
+                f"Finished{found}; most likely ",
+                (code, "bold"),
+                " · enter: the fix · e: export",
+            ]
+        elif walk.finished and walk.complete:
+            parts = [("✔ ", "$success bold"), "Finished: all clear · enter: the summary · e: export"]
+        elif walk.finished:
+            parts = [("? ", "magenta bold"), f"The walk could not finish: {walk.incomplete_reason}"]
+        else:
+            parts = [("– ", "dim"), "The walk stopped before its end · r re-runs the selected step"]
+        if self.session.autosave_error:
+            parts.append(f" · not autosaved: {self.session.autosave_error}")
+        self.query_one("#walk-status", Static).update(Content.assemble(*parts))

@@ -1,0 +1,1 @@
+"""Widgets of the TUI: the walk's step tree, the detail pane and the form's fields."""
