@@ -22,14 +22,17 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check maildoctor tests
-	$(BIN)/ruff format --check maildoctor tests
+	$(BIN)/ruff check maildoctor tests scripts
+	$(BIN)/ruff format --check maildoctor tests scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
+
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py
 
 schema: $(STAMP)
 	$(BIN)/python -m maildoctor.flow.schema > flows/flow.schema.json

@@ -204,7 +204,8 @@ class Walk:
                 break
             node = self.flow.nodes[node_id]
             index = len(self.steps)
-            self._emit(StepStarted(index, node_id, node.title, getattr(node, "layer", ""), node.kind))
+            title = render(node.title, self.inputs, self.facts())
+            self._emit(StepStarted(index, node_id, title, self._layer_of(node), node.kind))
             started, started_at = time.monotonic(), _now()
             if isinstance(node, CheckNode):
                 step = await self._run_check(index, node_id, node)
@@ -310,7 +311,7 @@ class Walk:
             node=node_id,
             kind="remedy",
             title=render(node.title, self.inputs, facts),
-            layer=node.layer or (self.steps[-1].layer if self.steps else ""),
+            layer=self._layer_of(node),
             status="fail" if node.severity == "error" else "warn" if node.severity == "warning" else "info",
             summary=render(node.summary, self.inputs, facts),
             outcome=node.code,
@@ -349,6 +350,12 @@ class Walk:
             status="error" if node.incomplete else "info",
             summary=reason or "end of the walk",
         )
+
+    def _layer_of(self, node: object) -> str:
+        """A node's layer; a remedy without one belongs to the layer of the step that led to it."""
+        if isinstance(node, EndNode):
+            return ""
+        return getattr(node, "layer", "") or (self.steps[-1].layer if self.steps else "")
 
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:

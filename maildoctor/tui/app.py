@@ -32,10 +32,11 @@ from maildoctor.tui.session import WalkSession
 
 EXIT_INTERRUPTED = 130
 THEMES = ("textual-dark", "textual-light")
+THEME_NAMES = {"dark": THEMES[0], "light": THEMES[1]}  # the config file's words
 NOT_IN_PALETTE = {"maildoctor.palette", "maildoctor.interrupt"}
 
 
-class MaildoctorApp(App[int]):
+class MaildoctorApp(App[int], inherit_bindings=False):
     """Returns (``App.run``) the exit status of CONTRACT.md: 0 all clear, 1 findings, 3 unfinished,
     130 interrupted; 0 when quit before any walk."""
 
@@ -57,12 +58,15 @@ class MaildoctorApp(App[int]):
         prefill: Mapping[str, str],
         settings: Settings,
         keymap: Mapping[str, str] | None = None,
+        theme: str | None = None,
         show_timings: bool = True,
         motion: bool = True,
     ) -> None:
-        """``prefill``: input values (secrets included; kept in memory only). ``show_timings`` and
-        ``motion`` are for snapshot tests: no elapsed times, no spinner motion or cursor blink."""
+        """``prefill``: input values (secrets included; kept in memory only). ``keymap``: binding id →
+        keys. ``theme``: ``dark``, ``light`` or a Textual theme's name. ``show_timings`` and ``motion``
+        are for snapshot tests: no elapsed times, no spinner motion or cursor blink."""
         super().__init__()
+        self.start_theme = THEME_NAMES.get(theme or "dark", theme or THEMES[0])
         self.flow_ref = flow
         self.prefill = dict(prefill)
         self.settings = settings
@@ -77,6 +81,8 @@ class MaildoctorApp(App[int]):
     # -- screens
 
     def on_mount(self) -> None:
+        if self.start_theme in self.available_themes:
+            self.theme = self.start_theme
         if self.flow_ref is None:
             self.push_screen(PickerScreen())
             return
@@ -84,7 +90,7 @@ class MaildoctorApp(App[int]):
             flow = load_flow(find_flow(self.flow_ref))
         except MaildoctorError as exc:
             self.push_screen(PickerScreen())
-            self.notify(str(exc), title="Cannot open the flow", severity="error", timeout=15)
+            self.notify(str(exc), title="Cannot open the flow", severity="error", timeout=15, markup=False)
         else:
             self.push_screen(FormScreen(flow, self.form_values(flow)))
 
@@ -153,6 +159,13 @@ class MaildoctorApp(App[int]):
             return
         await self.action_quit()
 
+    # -- keys as the operator's keymap has them
+
+    def keys_shown(self, key_id: str, *, first: bool = False) -> str:
+        """How the keys of a binding id show (``b / esc``), after the user's keymap."""
+        keys = [k.strip() for k in self.user_keymap.get(key_id, BY_ID[key_id].keys).split(",")]
+        return " / ".join(self.get_key_display(Binding(k, "")) for k in (keys[:1] if first else keys))
+
     # -- the command palette: every action of the screen and the app that can run now
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
@@ -164,10 +177,8 @@ class MaildoctorApp(App[int]):
                 seen.add((id(node), bound.action))
                 if not node.check_action(bound.action, ()):
                     continue
-                keys = self.user_keymap.get(bound.id, BY_ID[bound.id].keys)
-                shown = " / ".join(self.get_key_display(Binding(k.strip(), "")) for k in keys.split(","))
                 yield SystemCommand(
-                    f"{bound.description} ({shown})",
+                    f"{bound.description} ({self.keys_shown(bound.id)})",
                     BY_ID[bound.id].help,
                     partial(self.run_action, bound.action, node),
                 )
@@ -183,9 +194,10 @@ def run_tui(
     settings: Settings,
     keymap: dict[str, str] | None = None,
     on_ready: Callable[[], None] | None = None,
+    theme: str | None = None,
 ) -> int:
     """Run the TUI in the terminal; returns the exit status (CONTRACT.md)."""
-    app = MaildoctorApp(flow=flow, prefill=prefill, settings=settings, keymap=keymap)
+    app = MaildoctorApp(flow=flow, prefill=prefill, settings=settings, keymap=keymap, theme=theme)
     app.ready_callback = on_ready
     result = app.run()
     if isinstance(result, int):

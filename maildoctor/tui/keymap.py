@@ -25,11 +25,14 @@ KEYS: tuple[Key, ...] = (
     Key("maildoctor.export", "e", "Export", "Write the transcript as Markdown, JSON or HTML"),
     Key("maildoctor.copy", "c", "Copy fix", "Copy the selected finding's fix (Markdown) to the clipboard"),
     Key("maildoctor.copy_code", "y", "Copy commands", "Copy only the code blocks of the selected fix"),
-    Key("maildoctor.help", "question_mark", "Help", "List every key"),
+    Key("maildoctor.help", "question_mark,f1", "Help", "List every key"),
     Key("maildoctor.palette", "ctrl+p", "Palette", "Open the command palette: every action by name"),
-    Key("maildoctor.theme", "ctrl+t", "Theme", "Switch between the light and the dark theme"),
-    Key("maildoctor.quit", "q", "Quit", "Quit (exit status: 0 all clear, 1 findings, 3 unfinished)"),
+    Key("maildoctor.theme", "ctrl+t", "Light/dark theme", "Switch between the light and the dark theme"),
+    Key("maildoctor.quit", "q,ctrl+q", "Quit", "Quit (exit status: 0 all clear, 1 findings, 3 unfinished)"),
     Key("maildoctor.interrupt", "ctrl+c", "Interrupt", "Stop at once (exit status 130 during a walk)"),
+    Key("maildoctor.next_field", "down", "Next field", "The form: the next field"),
+    Key("maildoctor.previous_field", "up", "Previous field", "The form: the previous field"),
+    Key("maildoctor.close", "escape,q,question_mark", "Close", "Close the help or the export dialog"),
 )
 
 BY_ID: dict[str, Key] = {key.id: key for key in KEYS}
@@ -37,11 +40,10 @@ KEY_IDS: frozenset[str] = frozenset(BY_ID)
 
 # Keys that belong to the widgets themselves, listed on the help screen.
 NAVIGATION: tuple[tuple[str, str], ...] = (
-    ("↑ ↓", "Move: flows, steps of the walk, options of a question, findings"),
+    ("↑ ↓", "Move: flows, fields, steps of the walk, options of a question, findings"),
     ("tab / shift+tab", "Next / previous field or pane"),
     ("space", "Fold or unfold a layer of the walk"),
     ("pgup / pgdn", "Page through a list or the step's details"),
-    ("ctrl+q", "Quit (like q, also while typing in a field)"),
 )
 
 

@@ -33,3 +33,12 @@ def test_errors_name_the_file_and_key(tmp_path: Path) -> None:
     path.write_text('[inputs]\nsmtp_password = "B123"\n')
     with pytest.raises(ConfigError, match=r"inputs\.smtp_password: 'smtp_password' is a secret"):
         load_config(path, secret_names={"smtp_password"})
+
+
+def test_unknown_keymap_binding_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[keymap]\n"maildoctor.bakc" = "x"\n')
+    with pytest.raises(
+        ConfigError, match=r"keymap: no key binding 'maildoctor\.bakc' \(known: .*maildoctor\.back"
+    ):
+        load_config(path)

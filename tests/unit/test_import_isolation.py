@@ -14,6 +14,8 @@ MODULES = [
     "maildoctor.render",
     "maildoctor.flow.load",
     "maildoctor.clients",
+    "maildoctor.config",
+    "maildoctor.tui.keymap",
 ]
 
 

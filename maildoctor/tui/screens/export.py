@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from maildoctor import render
 from maildoctor.errors import MaildoctorError
+from maildoctor.tui.bindings import binding
 from maildoctor.tui.session import WalkSession
 
 if TYPE_CHECKING:
@@ -35,9 +36,7 @@ def write_export(session: WalkSession, fmt: str, path: Path) -> Path:
 
 
 class ExportDialog(ModalScreen[Path | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", tooltip="Close without writing")
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [binding("maildoctor.close", "cancel", "Cancel")]
 
     app: MaildoctorApp
 
@@ -93,7 +92,7 @@ class ExportDialog(ModalScreen[Path | None]):
         except MaildoctorError as exc:
             error.update(Content.assemble(("✘ ", "$error bold"), str(exc)))
             return
-        self.app.notify(f"Wrote {path}", title="Exported")
+        self.app.notify(f"Wrote {path}", title="Exported", markup=False)
         self.dismiss(path)
 
     @on(Button.Pressed, "#export-cancel")

@@ -25,6 +25,8 @@ class FormScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         binding("maildoctor.enter", "start", "Start", priority=True),
         binding("maildoctor.back", "back"),
+        binding("maildoctor.next_field", "app.focus_next", show=False),
+        binding("maildoctor.previous_field", "app.focus_previous", show=False),
     ]
 
     app: MaildoctorApp
@@ -41,7 +43,7 @@ class FormScreen(Screen[None]):
                 Content.assemble(
                     (self.flow.title, "bold"),
                     "\n",
-                    (" ".join(self.flow.description.split()), "$text-muted"),
+                    (" ".join(self.flow.description.split()), "dim"),
                 ),
                 id="form-intro",
             )
@@ -57,8 +59,9 @@ class FormScreen(Screen[None]):
                 control.cursor_blink = False
             for area in self.query(TextArea):
                 area.cursor_blink = False
-        first_bad = next((row for row in self.rows if row.check()), None)
-        (first_bad.control if first_bad else self.query_one("#start", Button)).focus()
+        # the first field that needs something, else the first field: enter starts from there
+        first = next((row for row in self.rows if row.check()), self.rows[0] if self.rows else None)
+        (first.control if first else self.query_one("#start", Button)).focus(scroll_visible=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start":

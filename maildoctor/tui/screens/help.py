@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.binding import BindingType
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from maildoctor.tui.bindings import binding
 from maildoctor.tui.keymap import KEYS, NAVIGATION
 
 if TYPE_CHECKING:
@@ -18,29 +20,24 @@ if TYPE_CHECKING:
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,question_mark,q,enter", "close", "Close", tooltip="Close the help")
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [binding("maildoctor.close", "close")]
 
     app: MaildoctorApp
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help-dialog"):
-            yield Static("maildoctor keys", id="help-title")
-            with VerticalScroll(id="help-body"):
-                yield Static(self._table(), id="help-keys")
-            yield Static("esc closes · every action is also in the command palette (ctrl+p)", id="help-foot")
+        with VerticalScroll(id="help-dialog") as dialog:
+            dialog.border_title = "maildoctor keys"
+            dialog.border_subtitle = "esc closes · ctrl+p: every action by name"
+            yield Static(self._table(), id="help-keys")
 
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         for key in KEYS:
-            keys = self.app.user_keymap.get(key.id, key.keys)
-            shown = " / ".join(self.app.get_key_display(Binding(k.strip(), "")) for k in keys.split(","))
-            table.add_row(shown, key.help)
+            table.add_row(Text(self.app.keys_shown(key.id)), Text(key.help))
         for keys, what in NAVIGATION:
-            table.add_row(keys, what)
+            table.add_row(Text(keys), Text(what))
         return table
 
     def action_close(self) -> None:

@@ -48,7 +48,7 @@ class PickerScreen(Screen[None]):
             Content.assemble(
                 ("What is wrong with your mail?", "bold"),
                 "\n",
-                ("Pick a walk; each step runs a live check and shows what it found.", "$text-muted"),
+                ("Pick a walk; each step runs a live check and shows what it found.", "dim"),
             ),
             id="picker-intro",
         )
@@ -64,7 +64,7 @@ class PickerScreen(Screen[None]):
                     "  ",
                     (flow.title, "bold"),
                     "\n",
-                    (" ".join(flow.description.split()), "$text-muted"),
+                    (" ".join(flow.description.split()), "dim"),
                 )
                 options.append(Option(prompt, id=name))
             else:

@@ -51,6 +51,7 @@ class RemedyScreen(Screen[None]):
             replace(f, title=redact(f.title), summary=redact(f.summary), remedy=redact(f.remedy))
             for f in session.walk.ranked_findings()
         ]
+        self._shown = 0  # the finding whose fix is shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -75,6 +76,10 @@ class RemedyScreen(Screen[None]):
 
     def _headline(self) -> Content:
         top = self.findings[0]
+
+        def key(name: str) -> str:
+            return self.app.keys_shown(f"maildoctor.{name}", first=True)
+
         count = len(self.findings)
         parts: list[str | tuple[str, str]] = [
             (f"{display.ICONS['fail']} Most likely root cause: ", "$error bold"),
@@ -82,7 +87,8 @@ class RemedyScreen(Screen[None]):
             f" — {top.title}\n",
             (
                 f"{count} finding{'s' if count != 1 else ''}, most likely first · "
-                "c copies the selected fix · y only its commands · e exports the transcript",
+                f"{key('copy')} copies the selected fix · {key('copy_code')} only its commands · "
+                f"{key('export')} exports the transcript",
                 "dim",
             ),
         ]
@@ -130,8 +136,16 @@ class RemedyScreen(Screen[None]):
             parts += [diagnosis["summary"], "\n\n"]
         if data.get("incomplete_reason"):
             parts += [f"The walk could not finish: {data['incomplete_reason']}\n\n"]
-        parts += [f"{len(data['steps'])} steps: {tally}\n\n"]
-        parts += [("b goes back to the walk to read any step · e exports the transcript · q quits", "dim")]
+        parts += [f"{sum(counts.values())} steps: {tally}\n\n"]
+        back, export, quit_ = (
+            self.app.keys_shown(f"maildoctor.{name}", first=True) for name in ("back", "export", "quit")
+        )
+        parts += [
+            (
+                f"{back} goes back to the walk to read any step · {export} exports the transcript · {quit_} quits",
+                "dim",
+            )
+        ]
         return Content.assemble(*parts)
 
     # -- selection
@@ -145,6 +159,9 @@ class RemedyScreen(Screen[None]):
 
     @on(OptionList.OptionHighlighted, "#findings")
     async def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_index == self._shown:
+            return
+        self._shown = event.option_index
         await self.query_one("#fix-text", Markdown).update(self._fix_text(event.option_index))
         self.query_one("#fix", VerticalScroll).scroll_home(animate=False)
 

@@ -16,6 +16,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header, OptionList, Static, Tree
 from textual.worker import Worker, WorkerState
 
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
     from maildoctor.tui.app import MaildoctorApp
 
 
+FOLLOW_DELAY = 0.15
+
+
 class WalkScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         binding("maildoctor.enter", "choose", "Choose", priority=True),
@@ -59,6 +63,9 @@ class WalkScreen(Screen[None]):
         self.flow = flow
         self.show_timings = show_timings
         self.session = WalkSession(flow, inputs, settings, listener=self._listen, on_ask=self._on_ask)
+        self._binding_state: tuple[bool | None, ...] = ()
+        self._status_parts: list[str | tuple[str, str]] = []
+        self._catch_up_timer: Timer | None = None
 
     # -- layout
 
@@ -115,10 +122,15 @@ class WalkScreen(Screen[None]):
             return
         if event.state == WorkerState.ERROR:
             error = event.worker.error
-            self.notify(f"The walk stopped: {type(error).__name__}: {error}", severity="error", timeout=10)
+            self.notify(
+                f"The walk stopped: {type(error).__name__}: {error}",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
         if event.state in (WorkerState.ERROR, WorkerState.SUCCESS, WorkerState.CANCELLED):
             self._status()
-            self.refresh_bindings()
+            self._refresh_bindings()
 
     async def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
@@ -126,7 +138,9 @@ class WalkScreen(Screen[None]):
             self.step_tree.start_step(self._item(event, message.at))
         elif isinstance(event, StepFinished):
             item_done = self.step_tree.finish_step(event.step)
-            if item_done is not None and self.detail.shown is item_done:
+            if item_done is not None and self._following_run(item_done):
+                self._catch_up_soon()
+            elif item_done is not None and self.detail.shown is item_done:
                 await self._show(item_done)
         elif isinstance(event, WalkTruncated):
             self.step_tree.truncate(event.index)
@@ -135,7 +149,7 @@ class WalkScreen(Screen[None]):
         elif isinstance(event, FindingMade | WalkStarted):
             pass
         self._status()
-        self.refresh_bindings()
+        self._refresh_bindings()
 
     def _item(self, event: StepStarted, at: float) -> StepItem:
         """The started step as the tree shows it until it finishes: its title with the values filled in
@@ -157,12 +171,12 @@ class WalkScreen(Screen[None]):
         item.waiting = True
         self.step_tree.refresh_item(item)
         following = self.step_tree.cursor_node is not None and self.step_tree.cursor_node.data is item
-        if self.detail.shown is item:
+        if following or self.detail.shown is item:
             await self._show(item)
         if following and self.detail.options is not None:
             self.detail.options.focus()
         self._status()
-        self.refresh_bindings()
+        self._refresh_bindings()
 
     def _finished(self) -> None:
         if self.step_tree.following and self.app.screen is self:
@@ -174,9 +188,35 @@ class WalkScreen(Screen[None]):
 
     @on(Tree.NodeHighlighted)
     async def _highlighted(self, event: Tree.NodeHighlighted[TreeData]) -> None:
-        if event.node.data is not None:
-            await self._show(event.node.data)
-        self.refresh_bindings()
+        data = event.node.data
+        if isinstance(data, StepItem) and self._following_run(data):
+            self._catch_up_soon()
+        elif data is not None and data is not self.detail.shown:
+            await self._show(data)  # what the operator moved to, at once
+        self._refresh_bindings()
+
+    def _following_run(self, item: StepItem) -> bool:
+        """The cursor follows the newest step of a running walk (not a question: that is shown at once)."""
+        cursor = self.step_tree.cursor_node
+        return (
+            self.session.running
+            and not item.waiting
+            and cursor is not None
+            and cursor is self.step_tree.newest
+            and cursor.data is item
+        )
+
+    def _catch_up_soon(self) -> None:
+        """While the cursor follows a running walk, the detail pane catches up every FOLLOW_DELAY seconds
+        instead of being rebuilt twice for every step (calmer, and cheaper)."""
+        if self._catch_up_timer is None:
+            self._catch_up_timer = self.set_timer(FOLLOW_DELAY, self._catch_up)
+
+    async def _catch_up(self) -> None:
+        self._catch_up_timer = None
+        cursor = self.step_tree.cursor_node
+        if cursor is not None and cursor.data is not None:
+            await self._show(cursor.data)
 
     async def _show(self, data: TreeData) -> None:
         question = self.session.asker.question if isinstance(data, StepItem) and data.waiting else None
@@ -195,8 +235,16 @@ class WalkScreen(Screen[None]):
             self.step_tree.refresh_item(item)
         self.step_tree.focus()
         self._status()
+        self._refresh_bindings()
 
     # -- actions
+
+    def _refresh_bindings(self) -> None:
+        """Refresh the footer only when what the actions depend on has changed (it is rebuilt each time)."""
+        state = tuple(self.check_action(action, ()) for action in ("choose", "continue", "rerun"))
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose":
@@ -207,20 +255,22 @@ class WalkScreen(Screen[None]):
             node = self.step_tree.cursor_node if self.is_mounted else None
             if node is None or not isinstance(node.data, StepItem) or node.data.step is None:
                 return False
-            return None if self.session.running else True
+            return not self.session.running  # hidden while the walk runs (it cannot re-run then)
         return True
 
-    def action_choose(self) -> None:
+    async def action_choose(self) -> None:
+        """Enter at a question: go to it and into its options, or choose the highlighted option."""
         options = self.detail.options
-        if options is None or not options.has_focus:
-            if self.step_tree.newest is not None and self.step_tree.cursor_node is not self.step_tree.newest:
-                self.step_tree.select_step(self.step_tree.newest)
-                return
-            if options is not None:
-                options.focus()
+        if options is not None and options.has_focus:
+            if options.highlighted is not None:
+                self._answer(options.get_option_at_index(options.highlighted).id)
             return
-        if options.highlighted is not None:
-            self._answer(options.get_option_at_index(options.highlighted).id)
+        newest = self.step_tree.newest
+        if newest is not None and newest.data is not None and self.step_tree.cursor_node is not newest:
+            self.step_tree.select_step(newest)
+            await self._show(newest.data)
+        if self.detail.options is not None:
+            self.detail.options.focus()
 
     def action_continue(self) -> None:
         self.app.show_remedy(self.session)
@@ -243,8 +293,15 @@ class WalkScreen(Screen[None]):
         findings = len(walk.findings)
         found = f" · {findings} finding{'s' if findings != 1 else ''}" if findings else ""
         parts: list[str | tuple[str, str]]
+        enter, export = (
+            self.app.keys_shown("maildoctor.enter", first=True),
+            self.app.keys_shown("maildoctor.export", first=True),
+        )
         if self.session.asker.waiting:
-            parts = [(f"{display.WAITING} ", "$accent bold"), "A question waits for your answer (↑ ↓, enter)"]
+            parts = [
+                (f"{display.WAITING} ", "$accent bold"),
+                f"A question waits for your answer (↑ ↓, {enter})",
+            ]
         elif self.session.running:
             parts = [("… ", "$accent bold"), f"Walking · step {len(self.step_tree.items)}{found}"]
         elif walk.finished and walk.findings:
@@ -254,14 +311,20 @@ class WalkScreen(Screen[None]):
                 ("✘ ", "$error bold"),
                 f"Finished{found}; most likely ",
                 (code, "bold"),
-                " · enter: the fix · e: export",
+                f" · {enter}: the fix · {export}: export",
             ]
         elif walk.finished and walk.complete:
-            parts = [("✔ ", "$success bold"), "Finished: all clear · enter: the summary · e: export"]
+            parts = [
+                ("✔ ", "$success bold"),
+                f"Finished: all clear · {enter}: the summary · {export}: export",
+            ]
         elif walk.finished:
             parts = [("? ", "magenta bold"), f"The walk could not finish: {walk.incomplete_reason}"]
         else:
-            parts = [("– ", "dim"), "The walk stopped before its end · r re-runs the selected step"]
+            rerun = self.app.keys_shown("maildoctor.rerun", first=True)
+            parts = [("– ", "dim"), f"The walk stopped before its end · {rerun} re-runs the selected step"]
         if self.session.autosave_error:
             parts.append(f" · not autosaved: {self.session.autosave_error}")
-        self.query_one("#walk-status", Static).update(Content.assemble(*parts))
+        if parts != self._status_parts:  # an update lays the screen out again: only on a change
+            self._status_parts = parts
+            self.query_one("#walk-status", Static).update(Content.assemble(*parts))

@@ -1,4 +1,8 @@
-"""The selected step in full: title, summary, why it branched, facts, evidence, or a question."""
+"""The selected step in full: title, summary, why it branched, facts, evidence, or a question.
+
+The pane keeps its widgets and updates them in place (only the evidence blocks are rebuilt), so that
+following a fast walk step by step stays cheap.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
-from textual.containers import VerticalScroll
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.widget import Widget
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -17,122 +21,139 @@ from maildoctor.tui import display
 from maildoctor.tui.widgets.step_tree import LayerItem, StepItem, TreeData
 
 Redact = Callable[[Any], Any]
+Part = str | tuple[str, str]
 KEY_WIDTH = 22
 
 
 class DetailPane(VerticalScroll):
-    """Scrolls; rebuilt whenever another step is selected or the shown step changes."""
+    """Scrolls; shows whatever the step tree's cursor is on."""
 
     def __init__(self, *, show_timings: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
         self.show_timings = show_timings
         self.shown: TreeData | None = None
-        self.options: OptionList | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("The walk starts…", id="detail-head")
+        yield OptionList(id="question")
+        yield Static("", id="question-hint", classes="detail-meta")
+        yield Static("Facts", id="facts-heading", classes="detail-heading")
+        table: DataTable[Text] = DataTable(
+            show_cursor=False, cursor_type="none", zebra_stripes=True, id="facts"
+        )
+        table.can_focus = False  # the pane scrolls; the table is read, not navigated
+        yield table
+        yield Static("Evidence", id="evidence-heading", classes="detail-heading")
+        yield Vertical(id="evidence")
+
+    def on_mount(self) -> None:
+        for ident in ("#question", "#question-hint", "#facts-heading", "#facts", "#evidence-heading"):
+            self.query_one(ident).display = False
+
+    @property
+    def options(self) -> OptionList | None:
+        """The question's options while a question is shown."""
+        options = self.query_one("#question", OptionList)
+        return options if options.display else None
 
     async def show(self, data: TreeData | None, redact: Redact, question: QuestionNode | None = None) -> None:
         self.shown = data
-        self.options = None
+        head: list[Part] = ["The walk starts…"]
+        facts: dict[str, Any] = {}
+        evidence: list[tuple[str, str]] = []
         if isinstance(data, StepItem):
-            widgets = self._step(data, redact, question)
+            head = self._head(data, redact, question)
+            if data.step is not None and data.kind == "check":
+                facts = redact(data.step.facts)
+                evidence = [(redact(e.title), redact(e.text).rstrip()) for e in data.step.evidence]
         elif isinstance(data, LayerItem):
-            widgets = self._layer(data, redact)
-        else:
-            widgets = [Static("The walk starts…", classes="detail-summary")]
+            head = self._layer(data, redact)
         async with self.batch():
-            await self.remove_children()
-            await self.mount_all(widgets)
+            self.query_one("#detail-head", Static).update(Content.assemble(*head))
+            self._question(question if isinstance(data, StepItem) and data.waiting else None)
+            self._facts(facts)
+            await self._evidence(evidence)
         self.scroll_home(animate=False)
 
-    # -- what a step shows
+    # -- the parts
 
-    def _heading(self, status: str | None, waiting: bool, title: str) -> Static:
-        if waiting:
+    def _head(self, item: StepItem, redact: Redact, question: QuestionNode | None) -> list[Part]:
+        step = item.step
+        if item.waiting:
             sign, word, style = display.WAITING, "your answer", "$accent"
-        elif status is None:
+        elif step is None:
             sign, word, style = "…", "running", "$accent"
         else:
-            sign, word, style = display.icon(status), status, display.STYLES.get(status, "")
-        return Static(
-            Content.assemble((f"{sign} {word}", f"{style} bold"), "  ", (title, "bold")),
-            classes="detail-title",
-        )
-
-    def _step(self, item: StepItem, redact: Redact, question: QuestionNode | None) -> list[Widget]:
-        step = item.step
-        out: list[Widget] = [self._heading(item.status, item.waiting, redact(item.title))]
-        meta = [f"step {item.index + 1}", f"node {item.node}"]
+            sign, word, style = display.icon(step.status), step.status, display.STYLES.get(step.status, "")
+        parts: list[Part] = [(f"{sign} {word}", f"{style} bold"), "  ", (redact(item.title), "bold"), "\n\n"]
+        meta = [f"step {item.index + 1}"]
+        if step is not None and step.check:
+            meta.append(f"check {step.check}")
+        meta.append(f"node {item.node}")
         if item.layer:
             meta.append(f"layer {item.layer}")
-        if step is not None and step.check:
-            meta.insert(1, f"check {step.check}")
         if self.show_timings and step is not None and item.kind == "check":
             meta.append(display.duration(step.duration_ms))
         if step is None:
             if item.waiting and question is not None:
-                out.append(Static(Content(redact(question.prompt)), classes="detail-summary"))
-                self.options = OptionList(
-                    *(Option(Content(option.label), id=option.value) for option in question.options),
-                    classes="question",
-                )
-                out.append(self.options)
-                out.append(Static("↑ ↓ move · enter chooses · the walk waits", classes="detail-meta"))
+                parts.append(redact(question.prompt))
             else:
-                what = "Running the check…" if item.kind == "check" else "Waiting…"
-                out.append(Static(what, classes="detail-summary"))
-            out.append(Static(Content(" · ".join(meta)), classes="detail-meta"))
-            return out
-        out.append(Static(Content(redact(step.summary)), classes="detail-summary"))
-        out.append(Static(Content(" · ".join(meta)), classes="detail-meta"))
-        out.append(Static(Content.assemble(("Why it branched: ", "bold"), step.why), classes="detail-why"))
+                parts.append("Running the check…" if item.kind == "check" else "Waiting…")
+            parts += ["\n", (" · ".join(meta), "dim")]
+            return parts
+        parts += [redact(step.summary), "\n", (" · ".join(meta), "dim"), "\n\n"]
+        parts += [("Why it branched: ", "bold"), step.why]
         if item.kind == "remedy":
-            code = step.outcome or ""
-            out.append(
-                Static(
-                    Content.assemble(
-                        ("Finding ", "bold"),
-                        (code, "bold $error"),
-                        ": its fix, with your values, is in the remedy view when the walk ends.",
-                    ),
-                    classes="detail-why",
-                )
-            )
-        facts = redact(step.facts) if item.kind == "check" else {}
-        if facts:
-            out.append(Static("Facts", classes="detail-heading"))
-            out.append(self._facts(facts))
-        if step.evidence:
-            out.append(Static("Evidence", classes="detail-heading"))
-            for evidence in step.evidence:
-                out.append(Static(Content(redact(evidence.title)), classes="evidence-title"))
-                out.append(Static(Text(redact(evidence.text).rstrip()), classes="evidence"))
-        return out
+            parts += [
+                "\n\n",
+                ("Finding ", "bold"),
+                (step.outcome or "", "bold $error"),
+                ": its fix, with your values, is in the remedy view when the walk ends.",
+            ]
+        return parts
 
-    def _facts(self, facts: dict[str, Any]) -> DataTable[Text]:
-        table: DataTable[Text] = DataTable(
-            show_cursor=False, cursor_type="none", zebra_stripes=True, classes="facts"
-        )
-        key_width = min(KEY_WIDTH, max(len(str(k)) for k in facts))
-        width = self.scrollable_content_region.width or 80
-        value_width = max(16, width - key_width - 6)
-        table.add_column("fact", width=key_width)
-        table.add_column("value", width=value_width)
-        for key, value in facts.items():
-            table.add_row(Text(str(key), style="bold"), Text(display.compact(value)), height=None)
-        return table
-
-    def _layer(self, layer: LayerItem, redact: Redact) -> list[Widget]:
-        out: list[Widget] = [Static(Content.assemble((layer.name, "bold")), classes="detail-title")]
+    def _layer(self, layer: LayerItem, redact: Redact) -> list[Part]:
+        parts: list[Part] = [(layer.name, "bold")]
         for item in layer.items:
             status = item.status
             sign = display.WAITING if item.waiting else display.icon(status) if status else "…"
             style = display.STYLES.get(status or "", "$accent")
             summary = redact(item.step.summary) if item.step else "running…"
-            out.append(
-                Static(
-                    Content.assemble(
-                        (sign, f"{style} bold"), " ", (redact(item.title), "bold"), "\n", summary
-                    ),
-                    classes="layer-step",
-                )
-            )
-        return out
+            parts += ["\n\n", (sign, f"{style} bold"), " ", (redact(item.title), "bold"), "\n", summary]
+        return parts
+
+    def _question(self, question: QuestionNode | None) -> None:
+        options = self.query_one("#question", OptionList)
+        hint = self.query_one("#question-hint", Static)
+        if question is None:
+            options.display = hint.display = False
+            return
+        options.clear_options()
+        options.add_options([Option(Content(option.label), id=option.value) for option in question.options])
+        options.highlighted = 0
+        hint.update("↑ ↓ move · enter chooses · the walk waits for the answer")
+        options.display = hint.display = True
+
+    def _facts(self, facts: dict[str, Any]) -> None:
+        table: DataTable[Text] = self.query_one("#facts", DataTable)
+        self.query_one("#facts-heading").display = table.display = bool(facts)
+        table.clear(columns=True)
+        if not facts:
+            return
+        key_width = min(KEY_WIDTH, max(len(str(k)) for k in facts))
+        width = self.scrollable_content_region.width or 80
+        table.add_column("fact", width=key_width)
+        table.add_column("value", width=max(16, width - key_width - 5))
+        for key, value in facts.items():
+            table.add_row(Text(str(key), style="bold"), Text(display.compact(value)), height=None)
+
+    async def _evidence(self, evidence: list[tuple[str, str]]) -> None:
+        box = self.query_one("#evidence", Vertical)
+        self.query_one("#evidence-heading").display = box.display = bool(evidence)
+        await box.remove_children()
+        if evidence:
+            blocks: list[Static] = []
+            for title, text in evidence:
+                blocks.append(Static(Content(title), classes="evidence-title"))
+                blocks.append(Static(Text(text), classes="evidence"))
+            await box.mount_all(blocks)

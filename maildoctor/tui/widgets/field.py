@@ -59,7 +59,7 @@ class FieldRow(Vertical):
             parts.append((" required", "$warning"))
         if spec.secret:
             parts.append((" secret", "$accent"))
-        parts.append(("  " + spec.description, "$text-muted"))
+        parts.append(("  " + spec.description, "dim"))
         yield Label(Content.assemble(*parts), classes="field-label")
         yield self.control
         yield Static("", classes="field-problem")

@@ -107,7 +107,7 @@ class StepTree(Tree[TreeData]):
             parent = node.parent
             node.remove()
             if parent is not None and parent is not self.root and isinstance(parent.data, LayerItem):
-                parent.data.items = [i for i in parent.data.items if i.index < index]
+                parent.data.items = [i for i in parent.data.items if i is not node.data]
                 if not parent.data.items:
                     parent.remove()
                     self._branches.remove(parent)
