@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import dns.nameserver
 import pytest
@@ -13,6 +12,7 @@ from maildoctor.checks.registry import CheckContext, CheckResult, registry
 from maildoctor.clients import Clients
 from maildoctor.clients.settings import Settings
 from maildoctor.lab.dns import LabDnsServer
+from tests.helpers import assert_json_safe
 
 ZONE = r"""
 example.com.        SOA ns1.example.com. hostmaster.example.com. 1 3600 600 86400 300
@@ -108,20 +108,8 @@ async def run(lab: LabDnsServer, name: str, timeout: float = 3.0, **args: str) -
     result = await spec.fn(ctx)
     assert result.outcome in spec.all_outcomes
     assert "\n" not in result.summary
-    _assert_json_safe(result.facts)
+    assert_json_safe(result.facts)
     return result
-
-
-def _assert_json_safe(value: Any) -> None:
-    if isinstance(value, dict):
-        assert all(isinstance(k, str) for k in value)
-        for v in value.values():
-            _assert_json_safe(v)
-    elif isinstance(value, list):
-        for v in value:
-            _assert_json_safe(v)
-    else:
-        assert value is None or isinstance(value, str | int | float | bool), repr(value)
 
 
 def evidence_text(result: CheckResult) -> str:

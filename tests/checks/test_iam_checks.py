@@ -18,6 +18,7 @@ import maildoctor.checks.iam  # noqa: F401  (registers the checks until maildoct
 from maildoctor.checks.cloudtrail import RateLimit, parse_time
 from maildoctor.checks.registry import CheckResult, registry
 from maildoctor.lab.scenario import Scenario
+from tests.helpers import assert_json_safe
 
 OLD = "AKIAEXAMPLEOLDKEY001"
 NEW = "AKIAEXAMPLENEWKEY002"
@@ -28,23 +29,11 @@ SECRET = "6N2DMWYY2PEFKCBiF4Aul0QhaTgPpshCizOEzNs4"
 OTHER_SECRET = "xodeUHFE7bsw4msohjLHuOQ+2ahnuV43KFcL5S/M"
 
 
-def _assert_json_safe(value: Any) -> None:
-    if isinstance(value, dict):
-        assert all(isinstance(k, str) for k in value)
-        for v in value.values():
-            _assert_json_safe(v)
-    elif isinstance(value, list):
-        for v in value:
-            _assert_json_safe(v)
-    else:
-        assert value is None or isinstance(value, str | int | float | bool), repr(value)
-
-
 async def run(run_check: Any, name: str, **args: str) -> CheckResult:
     result: CheckResult = await run_check(name, **args)
     assert result.outcome in registry()[name].all_outcomes
     assert "\n" not in result.summary
-    _assert_json_safe(result.facts)
+    assert_json_safe(result.facts)
     json.dumps(result.facts)
     return result
 
