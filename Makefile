@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest screenshots schema clean
+.PHONY: demo test lint typecheck pytest screenshots schema docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,7 @@ test: $(STAMP) lint typecheck pytest
 lint: $(STAMP)
 	$(BIN)/ruff check maildoctor tests scripts
 	$(BIN)/ruff format --check maildoctor tests scripts
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -36,6 +37,9 @@ screenshots: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/python -m maildoctor.flow.schema > flows/flow.schema.json
+
+docs: $(STAMP)
+	$(BIN)/python -m maildoctor.checks.reference > docs/checks.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -203,6 +203,42 @@ def run(
     ctx.exit(headless.run(flow, values, settings, fmt=fmt, output=output))
 
 
+# --- checks -------------------------------------------------------------------------------------------
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def checks(ctx: click.Context) -> None:
+    """List the checks that flows can run (with no subcommand), or show one's contract."""
+    if ctx.invoked_subcommand is None:
+        from maildoctor.checks.registry import default_registry
+
+        registry = default_registry()
+        for name in registry:
+            spec = registry[name]
+            facts = ", ".join(spec.facts.model_fields) or "-"
+            click.echo(f"{name:<24} {spec.description}")
+            click.echo(f"{'':<24} facts: {facts}")
+
+
+@checks.command("show")
+@click.argument("name")
+@_guard
+def checks_show(name: str) -> None:
+    """Print a check's outcomes, arguments, facts (with what each means) and IAM actions."""
+    import difflib
+
+    from maildoctor.checks.reference import describe
+    from maildoctor.checks.registry import default_registry
+
+    registry = default_registry()
+    if name not in registry:
+        hint = difflib.get_close_matches(name, list(registry), n=1)
+        also = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise Failure(f"no check named {name!r}{also}; `maildoctor checks` lists them")
+    click.echo(describe(registry[name], level="#"))
+
+
 # --- flows --------------------------------------------------------------------------------------------
 
 

@@ -62,7 +62,7 @@ def load_config(path: Path | None = None, secret_names: set[str] | None = None) 
             for e in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None
-    from maildoctor.tui.keymap import KEY_IDS, unknown_ids  # the key table only: no textual
+    from maildoctor.keymap import KEY_IDS, unknown_ids  # the key table only: no textual
 
     for binding in unknown_ids(dict(config.keymap)):
         raise ConfigError(f"{path}: keymap: no key binding '{binding}' (known: {', '.join(sorted(KEY_IDS))})")

@@ -6,20 +6,18 @@ subscribe to the same events; questions go through an ``Asker`` that each surfac
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from maildoctor.checks.registry import ERROR_OUTCOME, CheckContext, CheckResult, Evidence, Status, registry
+from maildoctor.checks.registry import STEP_FACTS, Evidence, Registry, Status, default_registry
 from maildoctor.clients import Clients
-from maildoctor.flow.model import CheckNode, EndNode, Flow, QuestionNode, RemedyNode
-from maildoctor.flow.templates import render
+from maildoctor.flow.model import CheckNode, EndNode, Flow, Node, QuestionNode, RemedyNode
+from maildoctor.flow.templates import render, resolve
 
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-MAX_STEPS = 500  # a guard against a flow that validation let through with a loop
+MAX_STEPS = 500  # a guard: validation refuses loops that do not pass through a question
 
 
 @dataclass
@@ -38,6 +36,7 @@ class Step:
     evidence: list[Evidence] = field(default_factory=list)
     duration_ms: int = 0
     started_at: str = ""
+    answered_by: str | None = None  # question steps: input, earlier answer, earlier steps or operator
 
     @property
     def why(self) -> str:
@@ -63,9 +62,8 @@ class Finding:
     layer: str
     rank: int
     step_index: int
-
-    def sort_key(self) -> tuple[int, int, int]:
-        return (SEVERITY_ORDER.get(self.severity, 9), self.rank, self.step_index)
+    cause_index: int | None = None  # the check step whose outcome led to this finding
+    cause_node: str | None = None
 
 
 # --- events -------------------------------------------------------------------------------------------
@@ -126,6 +124,20 @@ class CannotAsk:
 # --- the walk -----------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Made:
+    """What a node kind's handler decided; the walk builds the Step from it in one place."""
+
+    status: Status
+    summary: str
+    outcome: str | None = None
+    next: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+    check: str | None = None
+    answered_by: str | None = None
+
+
 class Walk:
     def __init__(
         self,
@@ -133,12 +145,14 @@ class Walk:
         inputs: Mapping[str, str],
         clients: Clients,
         *,
+        registry: Registry | None = None,
         asker: Asker | None = None,
         listeners: list[Listener] | None = None,
     ) -> None:
         self.flow = flow
-        self.inputs: dict[str, str] = dict(inputs)
+        self.inputs: dict[str, str] = {k: v for k, v in inputs.items() if v}
         self.clients = clients
+        self.registry = registry if registry is not None else default_registry()
         self.asker: Asker = asker or CannotAsk()
         self.listeners: list[Listener] = list(listeners or [])
         self.steps: list[Step] = []
@@ -147,6 +161,12 @@ class Walk:
         self.finished = False
         self.started_at = _now()
         self.finished_at: str | None = None
+        self._handlers: dict[type, Callable[[str, Any], Awaitable[_Made]]] = {
+            CheckNode: self._check,
+            QuestionNode: self._question,
+            RemedyNode: self._remedy,
+            EndNode: self._end,
+        }
 
     # -- public API
 
@@ -154,25 +174,32 @@ class Walk:
     def complete(self) -> bool:
         return self.finished and self.incomplete_reason is None
 
+    def answers(self) -> dict[str, str]:
+        """The answers given to questions on this walk, by input key (kept apart from the inputs)."""
+        out: dict[str, str] = {}
+        for step in self.steps:
+            if step.kind == "question" and step.outcome is not None:
+                node = self.flow.nodes[step.node]
+                assert isinstance(node, QuestionNode)
+                out[node.key] = step.outcome
+        return out
+
+    def values(self) -> dict[str, str]:
+        """What ``{input}`` placeholders see: the inputs, and the answers given so far."""
+        return {**self.answers(), **self.inputs}
+
     def facts(self) -> dict[str, dict[str, Any]]:
         """Facts of the steps so far by node id, with each step's summary, outcome and status
         (``step_status``; a check's own fact may be called ``status``)."""
         out: dict[str, dict[str, Any]] = {}
         for step in self.steps:
-            out[step.node] = {
-                "summary": step.summary,
-                "outcome": step.outcome,
-                "step_status": step.status,
-                **step.facts,
-            }
+            own = {"summary": step.summary, "outcome": step.outcome, "step_status": step.status}
+            assert own.keys() == STEP_FACTS.keys()
+            out[step.node] = {**own, **step.facts}
         return out
 
-    def diagnosis(self) -> Finding | None:
-        """The most likely root cause: the worst, lowest-ranked, earliest finding."""
-        return min(self.findings, key=Finding.sort_key) if self.findings else None
-
-    def ranked_findings(self) -> list[Finding]:
-        return sorted(self.findings, key=Finding.sort_key)
+    def render(self, text: str) -> str:
+        return render(text, self.values(), self.facts())
 
     async def run(self) -> Walk:
         """Walk from the start node to the end."""
@@ -181,7 +208,8 @@ class Walk:
         return self
 
     async def rerun(self, index: int) -> Walk:
-        """Run step ``index`` again and walk on from there; later steps are replaced."""
+        """Run step ``index`` again and walk on from there; later steps are replaced (a question is
+        asked again: its earlier answer goes with it)."""
         node = self.steps[index].node
         self.truncate(index)
         await self._walk_from(node)
@@ -202,160 +230,130 @@ class Walk:
             if len(self.steps) >= MAX_STEPS:
                 self.incomplete_reason = f"stopped after {MAX_STEPS} steps: the flow loops"
                 break
-            node = self.flow.nodes[node_id]
-            index = len(self.steps)
-            title = render(node.title, self.inputs, self.facts())
-            self._emit(StepStarted(index, node_id, title, self._layer_of(node), node.kind))
-            started, started_at = time.monotonic(), _now()
-            if isinstance(node, CheckNode):
-                step = await self._run_check(index, node_id, node)
-            elif isinstance(node, QuestionNode):
-                step = await self._ask(index, node_id, node)
-            elif isinstance(node, RemedyNode):
-                step = self._remedy(index, node_id, node)
-            else:
-                step = self._end(index, node_id, node)
-            step.duration_ms = int((time.monotonic() - started) * 1000)
-            step.started_at = started_at
-            self.steps.append(step)
-            self._emit(StepFinished(step))
-            if isinstance(node, RemedyNode) and node.code not in {f.code for f in self.findings}:
-                # one finding per code: a later layer that meets the same problem adds no second one
-                self._make_finding(step, node)
+            step = await self._step(node_id, self.flow.nodes[node_id])
             node_id = step.next
         self.finished = True
         self.finished_at = _now()
         self._emit(WalkFinished(self))
 
-    async def _run_check(self, index: int, node_id: str, node: CheckNode) -> Step:
-        spec = registry()[node.check]
-        facts = self.facts()
-        args = {name: render(value, self.inputs, facts) for name, value in node.args.items()}
-        ctx = CheckContext(clients=self.clients, args=args, inputs=self.inputs, facts=facts)
-        timeout = node.timeout or spec.timeout
-        try:
-            result = await asyncio.wait_for(spec.fn(ctx), timeout=timeout)
-            if result.outcome not in spec.all_outcomes:  # a bug in the check, not in the world
-                raise RuntimeError(f"check {node.check} returned undeclared outcome {result.outcome!r}")
-        except TimeoutError:
-            result = CheckResult(ERROR_OUTCOME, "error", f"could not check: no answer within {timeout:g}s")
-        except Exception as exc:  # a check failing is evidence, never a crash
-            result = CheckResult(
-                ERROR_OUTCOME,
-                "error",
-                f"could not check: {type(exc).__name__}: {exc}",
-                evidence=[Evidence("error", f"{type(exc).__name__}: {exc}")],
-            )
-        target = node.next[result.outcome]
-        return Step(
-            index=index,
-            node=node_id,
-            kind="check",
-            title=render(node.title, self.inputs, facts),
-            layer=node.layer,
-            status=result.status,
-            summary=result.summary,
-            check=node.check,
-            outcome=result.outcome,
-            next=target,
-            facts=result.facts,
-            evidence=result.evidence,
-        )
-
-    async def _ask(self, index: int, node_id: str, node: QuestionNode) -> Step:
-        values = [o.value for o in node.options]
-        answer = self.inputs.get(node.key) or None
-        answered_by = "input"
-        if answer is None and node.default:
-            found = render(node.default, self.inputs, self.facts())
-            if found in values:
-                answer, answered_by = found, "earlier steps"
-        if answer is None:
-            answer = await self.asker.ask(node_id, node)
-            answered_by = "operator"
+    async def _step(self, node_id: str, node: Node) -> Step:
+        """Run one node and record it: the one place a Step is built."""
+        index = len(self.steps)
+        title = self.render(node.title)
+        layer = self._layer_of(node)
+        self._emit(StepStarted(index, node_id, title, layer, node.kind))
+        started, started_at = time.monotonic(), _now()
+        made = await self._handlers[type(node)](node_id, node)
         step = Step(
             index=index,
             node=node_id,
-            kind="question",
-            title=node.title,
-            layer=node.layer,
-            status="info",
-            summary="",
+            kind=node.kind,
+            title=title,
+            layer=layer,
+            status=made.status,
+            summary=made.summary,
+            check=made.check,
+            outcome=made.outcome,
+            next=made.next,
+            facts=made.facts,
+            evidence=made.evidence,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            started_at=started_at,
+            answered_by=made.answered_by,
         )
+        self.steps.append(step)
+        self._emit(StepFinished(step))
+        if isinstance(node, RemedyNode) and node.code not in {f.code for f in self.findings}:
+            # one finding per code: a later layer that meets the same problem adds no second one
+            self._make_finding(step, node)
+        return step
+
+    async def _check(self, node_id: str, node: CheckNode) -> _Made:
+        spec = self.registry[node.check]
+        facts, values = self.facts(), self.values()
+        args = {name: resolve(text, values, facts) for name, text in node.args.items()}
+        result = await spec.run(self.clients, args, facts, timeout=node.timeout)
+        return _Made(
+            status=result.status,
+            summary=result.summary,
+            outcome=result.outcome,
+            next=node.next[result.outcome],
+            facts=result.facts.model_dump(mode="json"),
+            evidence=result.evidence,
+            check=node.check,
+        )
+
+    async def _question(self, node_id: str, node: QuestionNode) -> _Made:
+        values = [o.value for o in node.options]
+        answer, answered_by = self.inputs.get(node.key), "input"
+        if answer is None and node.key in self.answers():  # an earlier question with the same key
+            answer, answered_by = self.answers()[node.key], "earlier answer"
+        if answer is None and node.default:
+            found = self.render(node.default)
+            if found in values:
+                answer, answered_by = found, "earlier steps"
+        if answer is None:
+            answer, answered_by = await self.asker.ask(node_id, node), "operator"
         if answer is None:
             self.incomplete_reason = (
                 f"question '{node_id}' needs an answer: set input '{node.key}' to one of {', '.join(values)}"
             )
-            step.status = "skipped"
-            step.summary = f"unanswered: {node.prompt}"
-            return step
+            return _Made("skipped", f"unanswered: {self.render(node.prompt)}")
         if answer not in values:
             self.incomplete_reason = (
                 f"'{answer}' is not an answer to '{node_id}' (one of {', '.join(values)})"
             )
-            step.status = "error"
-            step.summary = self.incomplete_reason
-            return step
-        self.inputs[node.key] = answer
+            return _Made("error", self.incomplete_reason)
         label = next(o.label for o in node.options if o.value == answer)
-        step.summary = f"{label} ({node.key}={answer}, from the {answered_by})"
-        step.outcome = answer
-        step.facts = {node.key: answer}
-        step.next = node.next[answer]
-        return step
-
-    def _remedy(self, index: int, node_id: str, node: RemedyNode) -> Step:
-        facts = self.facts()
-        return Step(
-            index=index,
-            node=node_id,
-            kind="remedy",
-            title=render(node.title, self.inputs, facts),
-            layer=self._layer_of(node),
-            status="fail" if node.severity == "error" else "warn" if node.severity == "warning" else "info",
-            summary=render(node.summary, self.inputs, facts),
-            outcome=node.code,
-            next=node.continue_,
-            facts={"code": node.code},
+        return _Made(
+            status="info",
+            summary=f"{label} ({node.key}={answer}, from the {answered_by})",
+            outcome=answer,
+            next=node.next[answer],
+            facts={node.key: answer},
+            answered_by=answered_by,
         )
 
+    async def _remedy(self, node_id: str, node: RemedyNode) -> _Made:
+        status: Status = (
+            "fail" if node.severity == "error" else "warn" if node.severity == "warning" else "info"
+        )
+        return _Made(status, self.render(node.summary), node.code, node.continue_, {"code": node.code})
+
+    async def _end(self, node_id: str, node: EndNode) -> _Made:
+        reason = self.render(node.reason)
+        if node.incomplete:
+            self.incomplete_reason = reason or "the walk could not finish"
+        return _Made("error" if node.incomplete else "info", reason or "end of the walk")
+
+    def _cause_of(self, step: Step) -> Step | None:
+        """The check step that led to a remedy: the nearest check before it on the walk's path."""
+        return next((s for s in reversed(self.steps[: step.index]) if s.kind == "check"), None)
+
     def _make_finding(self, step: Step, node: RemedyNode) -> None:
-        facts = self.facts()
-        evidence_step = self.steps[step.index - 1] if step.index > 0 else None
+        cause = self._cause_of(step)
         finding = Finding(
             code=node.code,
             severity=node.severity,
             title=step.title,
             summary=step.summary,
-            remedy=render(node.remedy, self.inputs, facts).strip(),
-            facts=dict(evidence_step.facts) if evidence_step else {},
+            remedy=self.render(node.remedy).strip(),
+            facts=dict(cause.facts) if cause else {},
             node=step.node,
             layer=step.layer,
             rank=node.rank,
             step_index=step.index,
+            cause_index=cause.index if cause else None,
+            cause_node=cause.node if cause else None,
         )
         self.findings.append(finding)
         self._emit(FindingMade(finding))
 
-    def _end(self, index: int, node_id: str, node: EndNode) -> Step:
-        reason = render(node.reason, self.inputs, self.facts())
-        if node.incomplete:
-            self.incomplete_reason = reason or "the walk could not finish"
-        return Step(
-            index=index,
-            node=node_id,
-            kind="end",
-            title=node.title,
-            layer="",
-            status="error" if node.incomplete else "info",
-            summary=reason or "end of the walk",
-        )
-
-    def _layer_of(self, node: object) -> str:
+    def _layer_of(self, node: Node) -> str:
         """A node's layer; a remedy without one belongs to the layer of the step that led to it."""
         if isinstance(node, EndNode):
             return ""
-        return getattr(node, "layer", "") or (self.steps[-1].layer if self.steps else "")
+        return node.layer or (self.steps[-1].layer if self.steps else "")
 
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:

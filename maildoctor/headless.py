@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import TextIO
 
 from maildoctor import render, report
-from maildoctor.clients import Clients
 from maildoctor.clients.settings import Settings
-from maildoctor.engine import Event, StepFinished, StepStarted, Walk
+from maildoctor.engine import Event, StepFinished, StepStarted
 from maildoctor.flow.model import Flow
-from maildoctor.transcript import TranscriptWriter
+from maildoctor.session import Session
 
 
 class Progress:
@@ -43,27 +42,22 @@ def run(
     autosave: bool = True,
 ) -> int:
     """Walk ``flow`` and write the report; returns the exit status of CONTRACT.md."""
-    walk = Walk(flow, inputs, Clients(settings))
-    writer = TranscriptWriter(settings.resolved_state_dir(), walk) if autosave else None
-    if writer:
-        walk.listeners.append(writer)
+    session = Session(flow, inputs, settings, autosave=autosave)
     if sys.stderr.isatty() and (output is not None or not sys.stdout.isatty() or fmt != "text"):
-        walk.listeners.append(Progress(sys.stderr))
+        session.subscribe(Progress(sys.stderr))
     try:
-        asyncio.run(walk.run())
+        asyncio.run(session.run())
     except KeyboardInterrupt:
-        if writer:
-            writer.interrupted()
+        session.interrupt()
         raise
     finally:
-        if writer:
-            writer.close()
-    data = report.build(walk, writer.session if writer else "")
+        session.close()
+    data = session.report()
     text = render.FORMATS[fmt](data)
     if output is None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
-    if writer and sys.stderr.isatty():
-        sys.stderr.write(f"transcript saved: {writer.path}\n")
+    if session.writer and sys.stderr.isatty():
+        sys.stderr.write(f"transcript saved: {session.writer.path}\n")
     return report.exit_code(data)

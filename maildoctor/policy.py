@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from maildoctor.checks.registry import registry
+from maildoctor.checks.registry import Registry, default_registry
 from maildoctor.flow.model import CheckNode, Flow
 
 # Everything a check may declare must be read-only: a guard against a check that would change AWS.
 READ_ONLY_PREFIXES = ("Get", "List", "Describe", "LookupEvents", "Simulate")
 
 
-def actions_for(flows: list[Flow]) -> list[str]:
-    checks = registry()
+def actions_for(flows: list[Flow], registry: Registry | None = None) -> list[str]:
+    checks = registry if registry is not None else default_registry()
     actions: set[str] = set()
     for flow in flows:
         for node in flow.nodes.values():

@@ -10,10 +10,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from maildoctor import __version__
-from maildoctor.engine import SEVERITY_ORDER, Finding, Step, Walk
+from maildoctor.engine import Finding, Step, Walk
 
 SECRET = "[secret]"
 ALL_CLEAR = "all-clear"
+INCONCLUSIVE = "inconclusive"
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 class Redactor:
@@ -63,6 +65,7 @@ def step_dict(step: Step) -> dict[str, Any]:
         "summary": step.summary,
         "facts": step.facts,
         "evidence": [e.to_dict() for e in step.evidence],
+        "answered_by": step.answered_by,
         "next": step.next,
         "why": step.why,
         "started_at": step.started_at,
@@ -82,21 +85,35 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
         "layer": finding.layer,
         "rank": finding.rank,
         "step_index": finding.step_index,
+        "cause_index": finding.cause_index,
+        "cause_node": finding.cause_node,
     }
 
 
-def ranked(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def rank_key(finding: Mapping[str, Any]) -> tuple[int, int, int]:
     """Most likely root cause first: worst severity, then the flow's rank, then the order found."""
-    return sorted(
-        findings,
-        key=lambda f: (SEVERITY_ORDER.get(f["severity"], 9), f.get("rank", 50), f.get("step_index", 0)),
-    )
+    return (SEVERITY_ORDER.get(finding["severity"], 9), finding.get("rank", 50), finding.get("step_index", 0))
+
+
+def ranked(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(findings, key=rank_key)
+
+
+def unchecked_list(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """CONTRACT.md's ``unchecked``: every step that could not check what it exists to check."""
+    return [
+        {"node": s["node"], "title": s["title"], "reason": s["summary"].removeprefix("could not check: ")}
+        for s in steps
+        if s["status"] == "error" and s["kind"] == "check"
+    ]
 
 
 def diagnosis_dict(
     findings: list[dict[str, Any]], steps: list[dict[str, Any]], complete: bool
 ) -> dict[str, Any]:
-    """The most likely root cause among the findings, or all-clear."""
+    """The verdict, decided here for every surface: the most likely root cause among the findings;
+    ``inconclusive`` when nothing was found but some step could not check; ``all-clear`` only when
+    every step that ran checked and the walk finished."""
     if findings:
         top = ranked(findings)[0]
         return {
@@ -105,15 +122,18 @@ def diagnosis_dict(
             "summary": top["summary"],
             "remedy": top["remedy"],
         }
-    errors = [s for s in steps if s["status"] == "error"]
-    if errors or not complete:
-        note = f"No problem found, but {len(errors)} step(s) could not be checked" if errors else ""
+    unchecked = unchecked_list(steps)
+    if unchecked:
+        count = len(unchecked)
         return {
-            "code": ALL_CLEAR,
-            "title": note or "No problem found, but the walk did not finish",
-            "summary": "; ".join(f"{s['title']}: {s['summary']}" for s in errors),
+            "code": INCONCLUSIVE,
+            "title": f"No problem found, but {count} step{'s' if count != 1 else ''} could not check",
+            "summary": "; ".join(f"{u['title']}: {u['reason']}" for u in unchecked),
             "remedy": "",
         }
+    if not complete:
+        return {"code": INCONCLUSIVE, "title": "No problem found, but the walk did not finish", "summary": "",
+                "remedy": ""}  # fmt: skip
     return {"code": ALL_CLEAR, "title": "Every layer checked passed", "summary": "", "remedy": ""}
 
 
@@ -156,6 +176,8 @@ def assemble(
         **header,
         "steps": steps,
         "findings": findings,
+        "unchecked": unchecked_list(steps),
+        "answers": answers_of(steps),
         "diagnosis": diagnosis_dict(findings, steps, complete),
         "complete": complete,
         "incomplete_reason": incomplete_reason,
@@ -163,10 +185,13 @@ def assemble(
     }
 
 
+def answers_of(steps: list[dict[str, Any]]) -> dict[str, str]:
+    """The values that operators (or earlier steps) gave as answers to questions, by node."""
+    return {s["node"]: s["outcome"] for s in steps if s["kind"] == "question" and s.get("outcome")}
+
+
 def exit_code(report: Mapping[str, Any]) -> int:
-    """CONTRACT.md: 0 all clear · 1 at least one finding · 3 the walk could not finish."""
+    """CONTRACT.md: 0 all clear · 1 at least one finding · 3 the walk could not finish, or inconclusive."""
     if report["findings"]:
         return 1
-    if not report["complete"]:
-        return 3
-    return 0
+    return 0 if report["diagnosis"]["code"] == ALL_CLEAR else 3

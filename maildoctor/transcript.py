@@ -1,7 +1,8 @@
 """Transcripts: every session appended to a JSONL file as each step finishes, and exported later.
 
-Each line is flushed and fsynced when written, so a crash loses no finished step. Lines pass through
-the walk's Redactor first: secret values never reach the disk.
+Each line is flushed and fsynced when written, so a crash loses no finished step. The writer listens to
+a :class:`maildoctor.session.Session`, whose events are already redacted: secret values never reach
+the disk.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ def new_session_id(flow: str) -> str:
 
 
 class TranscriptWriter:
-    """An engine listener that autosaves the session."""
+    """A session listener that autosaves the walk (its events arrive redacted)."""
 
-    def __init__(self, state_dir: Path, walk: Walk) -> None:
+    def __init__(self, state_dir: Path, walk: Walk, redact: report.Redactor) -> None:
         self.walk = walk
+        self.redact = redact  # the session's: events come redacted, the header is redacted here
         self.session = new_session_id(walk.flow.name)
         folder = transcripts_dir(state_dir)
         try:
@@ -45,11 +47,10 @@ class TranscriptWriter:
             self._file: IO[str] | None = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
         except OSError as exc:
             raise TranscriptError(f"cannot write transcripts in {folder}: {exc.strerror}") from None
-        self.redact = report.redactor_for(walk)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, WalkStarted):
-            self._write({"type": "session", **report.header_dict(self.walk, self.session)})
+            self._write({"type": "session", **self.redact(report.header_dict(self.walk, self.session))})
         elif isinstance(event, StepFinished):
             self._write({"type": "step", **report.step_dict(event.step)})
         elif isinstance(event, FindingMade):
@@ -72,7 +73,7 @@ class TranscriptWriter:
     def _write(self, record: dict[str, Any]) -> None:
         if self._file is None:
             return
-        self._file.write(json.dumps(self.redact(record), ensure_ascii=False) + "\n")
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 

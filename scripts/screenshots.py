@@ -19,9 +19,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from textual.pilot import Pilot
@@ -86,37 +85,32 @@ class Shooter:
             self.save(app, "02-form")
 
     async def running(self) -> None:
-        from maildoctor.checks import registry as checks
+        from maildoctor.checks.registry import default_registry
         from maildoctor.tui.screens.walk import WalkScreen
 
         # hold the suppression check (every region, at once) until the screenshot is taken
-        name = "ses.suppression"
-        real = checks.registry()[name]
         entered = asyncio.Event()
 
-        async def held(ctx: CheckContext) -> CheckResult:
+        async def held(ctx: CheckContext[Any]) -> CheckResult:
             entered.set()
             await asyncio.Event().wait()  # never set: the step runs until the app quits
             raise AssertionError("unreachable")
 
-        checks._REGISTRY[name] = replace(real, fn=held)
-        try:
-            app = self.app("seed-incident")
-            async with app.run_test(size=SIZE) as pilot:
-                await pilot.pause()
-                await pilot.press("enter")
-                walk = app.screen
-                assert isinstance(walk, WalkScreen)
-                items = walk.step_tree.items
-                await wait_until(
-                    pilot,
-                    "the suppression check to run",
-                    lambda: entered.is_set() and items and walk.detail.shown is items[-1],
-                )
-                await pilot.pause(0.3)  # the detail pane catches up with the running step
-                self.save(app, "03-walk-running")
-        finally:
-            checks._REGISTRY[name] = real
+        app = self.app("seed-incident")
+        app.registry = default_registry().with_fn("ses.suppression", held)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("enter")
+            walk = app.screen
+            assert isinstance(walk, WalkScreen)
+            items = walk.step_tree.items
+            await wait_until(
+                pilot,
+                "the suppression check to run",
+                lambda: entered.is_set() and items and walk.detail.shown is items[-1],
+            )
+            await pilot.pause(0.3)  # the detail pane catches up with the running step
+            self.save(app, "03-walk-running")
 
     async def question(self) -> None:
         from maildoctor.tui.screens.walk import WalkScreen

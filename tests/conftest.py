@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from maildoctor.checks.registry import CheckContext, CheckResult, registry
+from maildoctor.checks.registry import CheckResult, default_registry
 from maildoctor.clients import Clients
 from maildoctor.clients.settings import Settings
 from maildoctor.lab import Lab
@@ -52,13 +52,14 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
 def run_check(load):
     """Run one registered check against the lab, over real protocols: ``await run_check(name, **args)``.
 
-    Load a scenario first with ``load(...)``; ``facts`` gives earlier steps' facts by node id.
+    Load a scenario first with ``load(...)``; ``facts`` gives earlier steps' facts by node id. The
+    check runs as the engine runs it (arguments validated by its model, required ones enforced).
     """
 
-    async def _run(name: str, facts: dict | None = None, timeout: float = 5.0, **args: str) -> CheckResult:
+    async def _run(name: str, facts: dict | None = None, timeout: float = 5.0, **args: object) -> CheckResult:
         settings = Settings.resolve()  # the lab's variables, set by load()
         settings = Settings(**{**settings.__dict__, "timeout": timeout})
-        ctx = CheckContext(clients=Clients(settings), args=args, inputs={}, facts=facts or {})
-        return await registry()[name].fn(ctx)
+        spec = default_registry()[name]
+        return await spec.run(Clients(settings), args, facts or {}, timeout=spec.timeout + timeout)
 
     return _run

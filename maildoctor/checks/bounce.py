@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import Field
 
 from maildoctor.bounce import Bounce, classify, parse_bounce
-from maildoctor.checks.registry import CheckContext, CheckResult, Evidence, check
+from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, check
 
 _SOURCES = {
     "gmail-send-as": "Gmail 'Send mail as' bounce",
@@ -15,33 +15,59 @@ _SOURCES = {
 }
 
 
+class TriageArgs(Args):
+    bounce: str | None = Field(None, description="the bounce text: a DSN, a pasted message or an SMTP reply")
+
+
+class TriageFacts(Facts):
+    pathway: str | None = Field(None, description="the sending pathway the bounce shows (e.g. gmail-send-as)")
+    layer: str | None = Field(None, description="the layer the bounce points to, in words")
+    remote_reply: str | None = Field(None, description="the remote server's reply, as quoted")
+    smtp_code: int | None = Field(None, description="the SMTP reply code (e.g. 535)")
+    enhanced_status: str | None = Field(None, description="the enhanced status code (e.g. 5.7.8)")
+    final_recipient: str | None = Field(None, description="the recipient the report is about")
+    reporting_mta: str | None = Field(None, description="the server that wrote the report")
+    remote_mta: str | None = Field(None, description="the server that refused the mail")
+    action: str | None = Field(None, description="the DSN action (failed, delayed …)")
+    diagnostic_code: str | None = Field(None, description="the DSN Diagnostic-Code field")
+    bounce_time: str | None = Field(None, description="when the bounce was written (its Date header)")
+    subject: str | None = Field(None, description="the bounce's Subject")
+    gmail_send_as: bool = Field(False, description="whether Gmail's 'Send mail as' relay wrote it")
+    source: str | None = Field(
+        None, description="what kind of text it is: gmail-send-as, dsn, smtp-reply or unknown"
+    )
+    explanation: str | None = Field(None, description="why the bounce points where it does")
+
+
 @check(
     "bounce.triage",
     outcomes={"credentials", "sending", "recipient", "dmarc", "unknown", "skipped"},
-    args={"bounce"},
+    args=TriageArgs,
+    facts=TriageFacts,
+    applies_when=("bounce",),
 )
-async def triage_check(ctx: CheckContext) -> CheckResult:
+async def triage_check(ctx: CheckContext[TriageArgs]) -> CheckResult:
     """Read the bounce text: the remote server's reply, and the layer it points to."""
-    text = ctx.arg("bounce")
+    text = ctx.args.bounce or ""
     bounce = parse_bounce(text)
     triage = classify(bounce, text)
-    facts: dict[str, Any] = {
-        "pathway": triage.pathway,
-        "layer": triage.layer_phrase,
-        "remote_reply": bounce.remote_reply,
-        "smtp_code": bounce.smtp_code,
-        "enhanced_status": bounce.enhanced_status,
-        "final_recipient": bounce.final_recipient,
-        "reporting_mta": bounce.reporting_mta,
-        "remote_mta": bounce.remote_mta,
-        "action": bounce.action,
-        "diagnostic_code": bounce.diagnostic_code,
-        "bounce_time": bounce.date,
-        "subject": bounce.subject,
-        "gmail_send_as": bounce.gmail_send_as,
-        "source": bounce.source,
-        "explanation": triage.explanation,
-    }
+    facts = TriageFacts(
+        pathway=triage.pathway,
+        layer=triage.layer_phrase,
+        remote_reply=bounce.remote_reply,
+        smtp_code=bounce.smtp_code,
+        enhanced_status=bounce.enhanced_status,
+        final_recipient=bounce.final_recipient,
+        reporting_mta=bounce.reporting_mta,
+        remote_mta=bounce.remote_mta,
+        action=bounce.action,
+        diagnostic_code=bounce.diagnostic_code,
+        bounce_time=bounce.date,
+        subject=bounce.subject,
+        gmail_send_as=bounce.gmail_send_as,
+        source=bounce.source,
+        explanation=triage.explanation,
+    )
     if triage.layer == "skipped":
         return CheckResult("skipped", "skipped", "no bounce given", facts)
 

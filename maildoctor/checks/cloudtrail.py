@@ -9,26 +9,17 @@ they are now. It never sees SES sends or SMTP logins: CloudTrail does not record
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 
-from maildoctor.checks.iam import (
-    ago,
-    arg,
-    capture,
-    dump,
-    iso,
-    key_id_problem,
-    keys_text,
-    newest_first,
-    utc_now,
-)
-from maildoctor.checks.registry import CheckContext, CheckResult, Evidence, Status, check
+from pydantic import Field
+
+from maildoctor.checks.common import Analysis, ago, capture, dump, iso, parse_time, stamp, utc_now
+from maildoctor.checks.iam import NO_SUCH_ENTITY, key_id_problem, keys_text, list_keys
+from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, Status, check
 from maildoctor.clients.aws import GLOBAL_REGION, AwsClient, AwsError
 
 WINDOW = timedelta(days=90)  # CloudTrail's event history
@@ -39,6 +30,69 @@ KEY_EVENTS = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")
 USER_EVENTS = (*KEY_EVENTS, "DeleteUser")
 # the order of a rotation, for events in the same second
 _ORDER = {"CreateAccessKey": 0, "UpdateAccessKey": 1, "DeleteAccessKey": 2, "DeleteUser": 3}
+
+
+# ------------------------------------------------------------------------------------------ the model
+
+
+class KeyHistoryArgs(Args):
+    smtp_username: str = Field(description="the SMTP user name: the access key id whose history to read")
+    user: str | None = Field(None, description="the key's IAM user (else found from the events or from IAM)")
+    bounce_time: str | None = Field(
+        None, description="when the bounce came (ISO 8601 or an RFC 5322 date), to place it in the timeline"
+    )
+
+
+class EventFact(Facts):
+    time: str | None = Field(None, description="when (ISO 8601 UTC)")
+    event: str | None = Field(
+        None, description="the IAM call: CreateAccessKey, UpdateAccessKey, DeleteAccessKey …"
+    )
+    actor: str | None = Field(None, description="who made the call")
+    user: str | None = Field(None, description="the IAM user whose key it was")
+    key: str | None = Field(None, description="the access key id")
+    status: str | None = Field(None, description="the key's new status (Active or Inactive)")
+    source_ip: str | None = Field(None, description="where the call came from")
+    event_id: str | None = Field(None, description="CloudTrail's event id")
+
+
+class CreatedKey(Facts):
+    key: str | None = Field(None, description="the access key id created")
+    time: str | None = Field(None, description="when (ISO 8601 UTC)")
+    actor: str | None = Field(None, description="who created it")
+
+
+class KeyHistoryFacts(Facts):
+    key_id: str | None = Field(None, description="the access key id looked up (None when it is not one)")
+    user: str | None = Field(None, description="the key's IAM user")
+    events: list[EventFact] = Field([], description="the key events of the key and its user, oldest first")
+    deleted_at: str | None = Field(None, description="when the key was deleted (ISO 8601 UTC)")
+    deleted_by: str | None = Field(None, description="who deleted it")
+    deactivated_at: str | None = Field(None, description="when the key was last deactivated (ISO 8601 UTC)")
+    deactivated_by: str | None = Field(None, description="who deactivated it")
+    created_at: str | None = Field(None, description="when the key was created, if within the window")
+    created_by: str | None = Field(None, description="who created it")
+    created_keys: list[CreatedKey] = Field([], description="the keys created in the window")
+    replacement_key: str | None = Field(None, description="the key created to replace it")
+    current_active_key: str | None = Field(None, description="the user's newest active key now")
+    key_status_now: str | None = Field(None, description="the key's status now: Active, Inactive or absent")
+    user_exists: bool | None = Field(None, description="whether the IAM user still exists")
+    timeline: list[str] = Field([], description="the events and the bounce, one line each, oldest first")
+    bounce_time: str | None = Field(None, description="when the bounce came (ISO 8601 UTC)")
+    bounce_after_change: bool | None = Field(
+        None, description="whether the bounce came after the key changed"
+    )
+    window_days: int = Field(WINDOW.days, description="how many days of history CloudTrail keeps")
+    window_start: str | None = Field(None, description="the start of the history read (ISO 8601 UTC)")
+    truncated: bool = Field(False, description="whether only the newest events were read")
+    notes: list[str] = Field([], description="what could not be read or was left out")
+    eventbridge_pattern: str | None = Field(
+        None, description="an EventBridge pattern for the user's key changes"
+    )
+    eventbridge_region: str = Field(GLOBAL_REGION, description="where that EventBridge rule must be")
+
+
+# ---------------------------------------------------------------------------------------- CloudTrail
 
 
 class RateLimit:
@@ -72,17 +126,17 @@ class KeyEvent:
     status: str | None
     source_ip: str | None
 
-    def fact(self) -> dict[str, Any]:
-        return {
-            "time": iso(self.time),
-            "event": self.name,
-            "actor": self.actor,
-            "user": self.user,
-            "key": self.key,
-            "status": self.status,
-            "source_ip": self.source_ip,
-            "event_id": self.event_id,
-        }
+    def fact(self) -> EventFact:
+        return EventFact(
+            time=iso(self.time),
+            event=self.name,
+            actor=self.actor,
+            user=self.user,
+            key=self.key,
+            status=self.status,
+            source_ip=self.source_ip,
+            event_id=self.event_id,
+        )
 
     def line(self) -> str:
         """``2026-11-25 13:52 UTC  DeleteAccessKey AKIA… by alice``"""
@@ -93,27 +147,6 @@ class KeyEvent:
             if self.name == "UpdateAccessKey" and self.status:
                 what += f" → {self.status}"
         return f"{stamp(self.time)}  {what} by {self.actor}"
-
-
-def stamp(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def parse_time(text: str) -> datetime | None:
-    """An ISO 8601 time (``2026-11-26T09:00:00Z``) or an RFC 5322 date (a bounce's Date header); UTC if
-    no zone is given; None if neither."""
-    text = text.strip()
-    if not text:
-        return None
-    parsed: datetime | None = None
-    with contextlib.suppress(ValueError):
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" UTC", "+00:00"))
-    if parsed is None:
-        with contextlib.suppress(ValueError, TypeError, IndexError):
-            parsed = parsedate_to_datetime(text)
-    if parsed is None:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _actor(identity: dict[str, Any], fallback: str | None) -> str:
@@ -243,36 +276,20 @@ def eventbridge_pattern(user: str | None) -> str:
     return json.dumps(pattern, indent=2)
 
 
-def _empty_facts(key_id: str | None, user: str | None) -> dict[str, Any]:
-    return {
-        "key_id": key_id,
-        "user": user,
-        "events": [],
-        "deleted_at": None,
-        "deleted_by": None,
-        "deactivated_at": None,
-        "deactivated_by": None,
-        "created_at": None,
-        "created_by": None,
-        "created_keys": [],
-        "replacement_key": None,
-        "current_active_key": None,
-        "key_status_now": None,
-        "user_exists": None,
-        "timeline": [],
-        "bounce_time": None,
-        "bounce_after_change": None,
-        "window_days": WINDOW.days,
-        "window_start": None,
-        "truncated": False,
-        "notes": [],
-        "eventbridge_pattern": eventbridge_pattern(user),
-        "eventbridge_region": GLOBAL_REGION,
-    }
+# ------------------------------------------------------------------------------------------ the check
 
 
-def _newest_active(keys: list[dict[str, Any]]) -> str | None:
-    return next((str(k["AccessKeyId"]) for k in newest_first(keys) if k.get("Status") == "Active"), None)
+@dataclass
+class KeyHistoryAnalysis(Analysis[KeyHistoryFacts]):
+    bounce: datetime | None = None
+    events: list[KeyEvent] = field(default_factory=list)  # of the key and its user, oldest first
+    keys: list[dict[str, Any]] | None = None  # the user's keys now, newest first; None if not read
+    this_now: dict[str, Any] | None = None  # the key among them
+    created: KeyEvent | None = None
+    deleted: KeyEvent | None = None
+    deactivated: KeyEvent | None = None
+    still_inactive: bool = False
+    replacement: KeyEvent | None = None
 
 
 async def _owner(aws: AwsClient, key_id: str, notes: list[str]) -> tuple[str | None, bool, Evidence]:
@@ -281,7 +298,7 @@ async def _owner(aws: AwsClient, key_id: str, notes: list[str]) -> tuple[str | N
     try:
         found = await aws.call("iam", "GetAccessKeyLastUsed", region=GLOBAL_REGION, AccessKeyId=key_id)
     except AwsError as err:
-        if err.code in ("NoSuchEntity", "NoSuchEntityException"):
+        if err.code in NO_SUCH_ENTITY:
             notes.append(
                 f"{key_id} does not exist in IAM now, and CloudTrail's 90 days do not say whose it was"
             )
@@ -292,214 +309,242 @@ async def _owner(aws: AwsClient, key_id: str, notes: list[str]) -> tuple[str | N
     return (str(user) if user else None), False, Evidence(title, dump(found))
 
 
-@check(
-    "cloudtrail.key_history",
-    outcomes={"rotated", "quiet", "skipped"},
-    args={"user", "bounce_time"},
-    required_args={"smtp_username"},
-    iam_actions=("cloudtrail:LookupEvents", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed"),
-    timeout=60.0,
-)
-async def key_history_check(ctx: CheckContext) -> CheckResult:
-    """CloudTrail's last 90 days for the SMTP access key: deleted, deactivated or replaced, by whom and when."""
-    key_id = arg(ctx, "smtp_username")
-    user_arg = arg(ctx, "user") or None
-    if not key_id:
-        return CheckResult(
-            "skipped",
-            "skipped",
-            "no SMTP user name given: no key history to look up",
-            _empty_facts(None, user_arg),
+def _bounce_time(a: KeyHistoryAnalysis, text: str | None) -> None:
+    a.bounce = parse_time(text) if text else None
+    if text and a.bounce is None:
+        a.facts.notes.append(
+            f"bounce_time {text!r} is not a time I can read (ISO 8601 or an RFC 5322 date): left out"
         )
+    a.facts.bounce_time = iso(a.bounce)
+
+
+def _lookup_failed(a: KeyHistoryAnalysis, value: str | None, err: AwsError) -> bool:
+    a.evidence.append(Evidence(f"CloudTrail LookupEvents ResourceName={value} in {GLOBAL_REGION}", str(err)))
+    a.could_not_check(err)
+    return False
+
+
+async def _find_user(
+    a: KeyHistoryAnalysis, aws: AwsClient, key_id: str, key_events: list[KeyEvent]
+) -> list[Evidence]:
+    """The key's user, named by its events or else by IAM; the evidence of asking IAM."""
+    named = Counter(e.user for e in key_events if e.user)
+    user = named.most_common(1)[0][0] if named else None
+    evidence = []
+    if user is None:  # no key events: ask IAM whose key it is
+        user, gone, seen = await _owner(aws, key_id, a.facts.notes)
+        evidence.append(seen)
+        if gone:
+            a.facts.key_status_now = "absent"
+    a.facts.user = user
+    a.facts.eventbridge_pattern = eventbridge_pattern(user)
+    return evidence
+
+
+async def _read_events(
+    a: KeyHistoryAnalysis, aws: AwsClient, key_id: str, start: datetime, end: datetime
+) -> bool:
+    """Events about the key, and (at the same time, when the user is known) about the user; False
+    (could not check) when a lookup failed."""
+    limiter = RateLimit()
+    user = a.facts.user
+    key_task = capture(lookup(aws, limiter, key_id, start, end))
+    by_user: Lookup | AwsError | None = None
+    if user:
+        by_key, by_user = await asyncio.gather(key_task, capture(lookup(aws, limiter, user, start, end)))
+    else:
+        by_key = await key_task
+    if isinstance(by_key, AwsError):
+        return _lookup_failed(a, key_id, by_key)
+    key_events = [e for e in map(parse_event, by_key.events) if e.name in KEY_EVENTS]
+    owner_evidence: list[Evidence] = []
+    if not user:
+        owner_evidence = await _find_user(a, aws, key_id, key_events)
+        if a.facts.user:
+            by_user = await capture(lookup(aws, limiter, a.facts.user, start, end))
+    if isinstance(by_user, AwsError):
+        return _lookup_failed(a, a.facts.user, by_user)
+    user_events = [e for e in map(parse_event, by_user.events) if e.name in USER_EVENTS] if by_user else []
+    merged = {e.event_id: e for e in [*key_events, *user_events]}
+    a.events = sorted(merged.values(), key=lambda e: (e.time, _ORDER.get(e.name, 9)))
+    a.evidence += [_lookup_evidence(found, set(merged), start, end) for found in (by_key, by_user) if found]
+    a.evidence += owner_evidence
+    a.facts.truncated = by_key.truncated or bool(by_user and by_user.truncated)
+    if a.facts.truncated:
+        a.facts.notes.append(f"more than {MAX_PAGES * PAGE_SIZE} events: only the newest were read")
+    a.facts.events = [e.fact() for e in a.events]
+    return True
+
+
+async def _read_keys(a: KeyHistoryAnalysis, aws: AwsClient, key_id: str) -> None:
+    """The user's keys as they are now (when the user is known)."""
+    f = a.facts
+    if not f.user:
+        return
+    title = f"IAM ListAccessKeys UserName={f.user}"
+    try:
+        keys = await list_keys(aws, f.user)
+    except AwsError as err:
+        a.evidence.append(Evidence(title, f"{err.code}: {err.message}"))
+        if err.code not in NO_SUCH_ENTITY:
+            f.notes.append(f"the user's current keys were not read: {err}")
+            return
+        f.user_exists = False
+        f.notes.append(f"the IAM user {f.user} no longer exists either")
+        keys = []
+    else:
+        f.user_exists = True
+        a.evidence.append(Evidence(title, keys_text(keys)))
+    a.keys = keys
+    f.current_active_key = next((str(k["AccessKeyId"]) for k in keys if k.get("Status") == "Active"), None)
+    a.this_now = next((k for k in keys if k.get("AccessKeyId") == key_id), None)
+    f.key_status_now = str(a.this_now.get("Status")) if a.this_now else "absent"
+
+
+def _what_happened(a: KeyHistoryAnalysis, key_id: str) -> None:
+    """The key's creation, deletion, deactivation and replacement among the events."""
+    mine = [e for e in a.events if e.key == key_id]
+    a.created = next((e for e in reversed(mine) if e.name == "CreateAccessKey"), None)
+    a.deleted = next((e for e in reversed(mine) if e.name == "DeleteAccessKey"), None)
+    updates = [e for e in mine if e.name == "UpdateAccessKey"]
+    a.deactivated = next((e for e in reversed(updates) if e.status == "Inactive"), None)
+    a.still_inactive = bool(updates) and updates[-1].status == "Inactive"
+    created_at: datetime | None = a.created.time if a.created else None
+    if created_at is None and a.this_now is not None and isinstance(a.this_now.get("CreateDate"), datetime):
+        created_at = a.this_now["CreateDate"]
+    creates = [e for e in a.events if e.name == "CreateAccessKey" and e.key]
+    later = [e for e in creates if e.key != key_id and (created_at is None or e.time >= created_at)]
+    active_now = {str(k.get("AccessKeyId")) for k in a.keys or [] if k.get("Status") == "Active"}
+    a.replacement = next((e for e in reversed(later) if e.key in active_now), None) or (
+        later[-1] if later else None
+    )
+    f = a.facts
+    f.created_keys = [CreatedKey(key=e.key, time=iso(e.time), actor=e.actor) for e in creates]
+    f.created_at, f.created_by = (iso(a.created.time), a.created.actor) if a.created else (None, None)
+    f.deleted_at, f.deleted_by = (iso(a.deleted.time), a.deleted.actor) if a.deleted else (None, None)
+    f.deactivated_at, f.deactivated_by = (
+        (iso(a.deactivated.time), a.deactivated.actor) if a.deactivated else (None, None)
+    )
+    f.replacement_key = a.replacement.key if a.replacement else None
+
+
+def _timeline(a: KeyHistoryAnalysis) -> None:
+    """The events, with the bounce in its place; whether the bounce came after the key changed."""
+    rows: list[tuple[datetime, int, str]] = [(e.time, 0, e.line()) for e in a.events]
+    if a.bounce is not None:
+        rows.append((a.bounce, 1, f"{stamp(a.bounce)}  ← bounce received"))
+    rows.sort(key=lambda row: (row[0], row[1]))
+    a.facts.timeline = [line for _, _, line in rows]
+    change = a.deleted or (a.deactivated if a.still_inactive else None)
+    if a.bounce is not None and change is not None:
+        a.facts.bounce_after_change = a.bounce >= change.time
+
+
+def _now_line(a: KeyHistoryAnalysis) -> str:
+    """'; <the user's key now>' for a summary, or ''."""
+    user, who = a.facts.user, a.facts.user or "the key's user"
+    if a.keys is not None and a.facts.user_exists is False:
+        now_line = f"the user {user} no longer exists either"
+    elif a.keys is not None:
+        cak = a.facts.current_active_key
+        now_line = f"{who}'s active key is now {cak}" if cak else f"{who} has no active key now"
+    else:
+        now_line = f"the replacement is {a.replacement.key}" if a.replacement else ""
+    return f"; {now_line}" if now_line else ""
+
+
+def _rotated(a: KeyHistoryAnalysis, key_id: str, change: KeyEvent | None) -> KeyHistoryAnalysis:
+    """The verdict when the key was deleted, deactivated (``change``) or replaced."""
+    if change is not None:
+        what = "deleted" if change is a.deleted else "deactivated"
+        summary = (
+            f"{key_id} was {what} {ago(change.time)} by {change.actor} ({stamp(change.time)}){_now_line(a)}"
+        )
+        return a.conclude("rotated", "fail", summary)
+    new = a.replacement
+    assert new is not None
+    who = a.facts.user or "the key's user"
+    summary = f"a new key {new.key} was created for {who} {ago(new.time)} by {new.actor} ({stamp(new.time)})"
+    status_now = a.facts.key_status_now
+    status: Status = "fail"
+    if status_now == "Active":
+        summary += f"; {key_id} is still active: a rotation under way, move the client to the new key"
+        status = "warn"
+    elif status_now == "Inactive":
+        summary += f"; {key_id} is inactive"
+    elif status_now == "absent":
+        summary += f"; {key_id} is gone (deleted more than 90 days ago or unrecorded)"
+    return a.conclude("rotated", status, summary)
+
+
+def _quiet(a: KeyHistoryAnalysis, key_id: str) -> KeyHistoryAnalysis:
+    """The verdict when the key was not rotated in the window."""
+    user, status_now = a.facts.user, a.facts.key_status_now
+    if not a.events:
+        summary = f"no changes to {key_id}" + (f" or to {user}'s keys" if user else "")
+        summary += " in CloudTrail's last 90 days (it keeps no more: older rotations are invisible)"
+        if status_now == "absent" and user:
+            summary += f"; {key_id} is not among {user}'s keys, so it went more than 90 days ago"
+        elif status_now == "absent":
+            summary += f"; IAM does not know {key_id}: deleted more than 90 days ago, or from another account"
+        elif user is None:
+            summary += "; its user is unknown (give `user` to look at the user's other keys)"
+        return a.conclude("quiet", "info", summary)
+    if a.created is not None:
+        summary = (
+            f"no rotation: {key_id} was created {ago(a.created.time)} by {a.created.actor} "
+            f"({stamp(a.created.time)}) and has not been deleted, deactivated or replaced since"
+        )
+    else:
+        who = user or "the key's user"
+        summary = (
+            f"no rotation of {key_id} in CloudTrail's last 90 days ({len(a.events)} key event(s) of {who})"
+        )
+    return a.conclude("quiet", "pass", summary)
+
+
+async def analyze_key_history(
+    aws: AwsClient, key_id: str, user: str | None, bounce_time: str | None
+) -> KeyHistoryAnalysis:
+    """CloudTrail's key events for ``key_id`` (and its user), the user's keys now, and what happened."""
+    a = KeyHistoryAnalysis(
+        KeyHistoryFacts(key_id=key_id, user=user, eventbridge_pattern=eventbridge_pattern(user))
+    )
     problem = key_id_problem(key_id)
     if problem is not None or key_id.startswith("ASIA"):
+        a.facts.key_id = None
         why = (
             f"it looks like {problem}"
             if problem
             else "temporary (STS) keys are not created or rotated in IAM"
         )
-        return CheckResult(
-            "skipped",
-            "skipped",
-            f"no key history to look up for the SMTP user name: {why}",
-            _empty_facts(None, user_arg),
-        )
-    facts = _empty_facts(key_id, user_arg)
-    notes: list[str] = facts["notes"]
-    bounce_text = arg(ctx, "bounce_time")
-    bounce = parse_time(bounce_text) if bounce_text else None
-    if bounce_text and bounce is None:
-        notes.append(
-            f"bounce_time {bounce_text!r} is not a time I can read (ISO 8601 or an RFC 5322 date): left out"
-        )
-    facts["bounce_time"] = iso(bounce)
-
-    aws = ctx.clients.aws
-    limiter = RateLimit()
+        return a.conclude("skipped", "skipped", f"no key history to look up for the SMTP user name: {why}")
+    _bounce_time(a, bounce_time)
     end = utc_now()
     start = end - WINDOW
-    facts["window_start"] = iso(start)
-    evidence: list[Evidence] = []
+    a.facts.window_start = iso(start)
+    if not await _read_events(a, aws, key_id, start, end):
+        return a
+    await _read_keys(a, aws, key_id)
+    _what_happened(a, key_id)
+    _timeline(a)
+    change = a.deleted or (a.deactivated if a.still_inactive else None)
+    if change is not None or a.replacement is not None:
+        return _rotated(a, key_id, change)
+    return _quiet(a, key_id)
 
-    # 1. events about the key, and (at the same time, when the user is known) about the user
-    key_task = capture(lookup(aws, limiter, key_id, start, end))
-    if user_arg:
-        by_key, by_user = await asyncio.gather(key_task, capture(lookup(aws, limiter, user_arg, start, end)))
-    else:
-        by_key, by_user = await key_task, None
-    if isinstance(by_key, AwsError):
-        evidence.append(
-            Evidence(f"CloudTrail LookupEvents ResourceName={key_id} in {GLOBAL_REGION}", str(by_key))
-        )
-        return CheckResult("error", "error", f"could not check: {by_key}", facts, evidence)
-    key_events = [e for e in map(parse_event, by_key.events) if e.name in KEY_EVENTS]
-    owner_evidence: list[Evidence] = []
-    user = user_arg
-    if user is None:
-        named = Counter(e.user for e in key_events if e.user)
-        user = named.most_common(1)[0][0] if named else None
-        if user is None:  # no key events: ask IAM whose key it is
-            user, gone, seen = await _owner(aws, key_id, notes)
-            owner_evidence.append(seen)
-            if gone:
-                facts["key_status_now"] = "absent"
-        facts["user"] = user
-        facts["eventbridge_pattern"] = eventbridge_pattern(user)
-        if user:
-            by_user = await capture(lookup(aws, limiter, user, start, end))
-    if isinstance(by_user, AwsError):
-        evidence.append(
-            Evidence(f"CloudTrail LookupEvents ResourceName={user} in {GLOBAL_REGION}", str(by_user))
-        )
-        return CheckResult("error", "error", f"could not check: {by_user}", facts, evidence)
-    user_events = [e for e in map(parse_event, by_user.events) if e.name in USER_EVENTS] if by_user else []
 
-    merged = {e.event_id: e for e in [*key_events, *user_events]}
-    events = sorted(merged.values(), key=lambda e: (e.time, _ORDER.get(e.name, 9)))
-    evidence.append(_lookup_evidence(by_key, set(merged), start, end))
-    if by_user is not None:
-        evidence.append(_lookup_evidence(by_user, set(merged), start, end))
-    evidence.extend(owner_evidence)
-    truncated = by_key.truncated or bool(by_user and by_user.truncated)
-    facts["truncated"] = truncated
-    if truncated:
-        notes.append(f"more than {MAX_PAGES * PAGE_SIZE} events: only the newest were read")
-    facts["events"] = [e.fact() for e in events]
-
-    # 2. the user's keys as they are now
-    keys: list[dict[str, Any]] | None = None
-    if user:
-        title = f"IAM ListAccessKeys UserName={user}"
-        try:
-            listed = await aws.call("iam", "ListAccessKeys", region=GLOBAL_REGION, UserName=user)
-        except AwsError as err:
-            evidence.append(Evidence(title, f"{err.code}: {err.message}"))
-            if err.code in ("NoSuchEntity", "NoSuchEntityException"):
-                facts["user_exists"] = False
-                notes.append(f"the IAM user {user} no longer exists either")
-                keys = []
-            else:
-                notes.append(f"the user's current keys were not read: {err}")
-        else:
-            keys = newest_first(listed.get("AccessKeyMetadata", []))
-            facts["user_exists"] = True
-            evidence.append(Evidence(title, keys_text(keys)))
-    if keys is not None:
-        facts["current_active_key"] = _newest_active(keys)
-        this_now = next((k for k in keys if k.get("AccessKeyId") == key_id), None)
-        facts["key_status_now"] = str(this_now.get("Status")) if this_now else "absent"
-    else:
-        this_now = None
-
-    # 3. what happened to the key
-    mine = [e for e in events if e.key == key_id]
-    created = next((e for e in reversed(mine) if e.name == "CreateAccessKey"), None)
-    deleted = next((e for e in reversed(mine) if e.name == "DeleteAccessKey"), None)
-    updates = [e for e in mine if e.name == "UpdateAccessKey"]
-    deactivated = next((e for e in reversed(updates) if e.status == "Inactive"), None)
-    still_inactive = bool(updates) and updates[-1].status == "Inactive"
-    created_at: datetime | None = created.time if created else None
-    if created_at is None and this_now is not None and isinstance(this_now.get("CreateDate"), datetime):
-        created_at = this_now["CreateDate"]
-    creates = [e for e in events if e.name == "CreateAccessKey" and e.key]
-    facts["created_keys"] = [{"key": e.key, "time": iso(e.time), "actor": e.actor} for e in creates]
-    later = [e for e in creates if e.key != key_id and (created_at is None or e.time >= created_at)]
-    active_now = {str(k.get("AccessKeyId")) for k in keys or [] if k.get("Status") == "Active"}
-    replacement = next((e for e in reversed(later) if e.key in active_now), None) or (
-        later[-1] if later else None
-    )
-    facts.update(
-        created_at=iso(created.time) if created else None,
-        created_by=created.actor if created else None,
-        deleted_at=iso(deleted.time) if deleted else None,
-        deleted_by=deleted.actor if deleted else None,
-        deactivated_at=iso(deactivated.time) if deactivated else None,
-        deactivated_by=deactivated.actor if deactivated else None,
-        replacement_key=replacement.key if replacement else None,
-    )
-
-    # 4. the timeline, with the bounce in its place
-    rows: list[tuple[datetime, int, str]] = [(e.time, 0, e.line()) for e in events]
-    if bounce is not None:
-        rows.append((bounce, 1, f"{stamp(bounce)}  ← bounce received"))
-    rows.sort(key=lambda row: (row[0], row[1]))
-    facts["timeline"] = [line for _, _, line in rows]
-    change = deleted or (deactivated if still_inactive else None)
-    if bounce is not None and change is not None:
-        facts["bounce_after_change"] = bounce >= change.time
-
-    # 5. the verdict
-    who = user or "the key's user"
-    if keys is not None and facts["user_exists"] is False:
-        now_line = f"the user {user} no longer exists either"
-    elif keys is not None:
-        cak = facts["current_active_key"]
-        now_line = f"{who}'s active key is now {cak}" if cak else f"{who} has no active key now"
-    else:
-        now_line = f"the replacement is {replacement.key}" if replacement else ""
-    tail = f"; {now_line}" if now_line else ""
-    if deleted is not None:
-        summary = f"{key_id} was deleted {ago(deleted.time)} by {deleted.actor} ({stamp(deleted.time)}){tail}"
-        return CheckResult("rotated", "fail", summary, facts, evidence)
-    if deactivated is not None and still_inactive:
-        summary = (
-            f"{key_id} was deactivated {ago(deactivated.time)} by {deactivated.actor} "
-            f"({stamp(deactivated.time)}){tail}"
-        )
-        return CheckResult("rotated", "fail", summary, facts, evidence)
-    if replacement is not None:
-        summary = (
-            f"a new key {replacement.key} was created for {who} {ago(replacement.time)} by {replacement.actor} "
-            f"({stamp(replacement.time)})"
-        )
-        status_now = facts["key_status_now"]
-        status: Status = "fail"
-        if status_now == "Active":
-            summary += f"; {key_id} is still active: a rotation under way, move the client to the new key"
-            status = "warn"
-        elif status_now == "Inactive":
-            summary += f"; {key_id} is inactive"
-        elif status_now == "absent":
-            summary += f"; {key_id} is gone (deleted more than 90 days ago or unrecorded)"
-        return CheckResult("rotated", status, summary, facts, evidence)
-
-    if not events:
-        summary = f"no changes to {key_id}" + (f" or to {user}'s keys" if user else "")
-        summary += " in CloudTrail's last 90 days (it keeps no more: older rotations are invisible)"
-        if facts["key_status_now"] == "absent" and user:
-            summary += f"; {key_id} is not among {user}'s keys, so it went more than 90 days ago"
-        elif facts["key_status_now"] == "absent":
-            summary += f"; IAM does not know {key_id}: deleted more than 90 days ago, or from another account"
-        elif user is None:
-            summary += "; its user is unknown (give `user` to look at the user's other keys)"
-        return CheckResult("quiet", "info", summary, facts, evidence)
-    if created is not None:
-        summary = (
-            f"no rotation: {key_id} was created {ago(created.time)} by {created.actor} "
-            f"({stamp(created.time)}) and has not been deleted, deactivated or replaced since"
-        )
-    else:
-        summary = (
-            f"no rotation of {key_id} in CloudTrail's last 90 days ({len(events)} key event(s) of {who})"
-        )
-    return CheckResult("quiet", "pass", summary, facts, evidence)
+@check(
+    "cloudtrail.key_history",
+    outcomes={"rotated", "quiet", "skipped"},
+    args=KeyHistoryArgs,
+    facts=KeyHistoryFacts,
+    iam_actions=("cloudtrail:LookupEvents", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed"),
+    timeout=60.0,
+)
+async def key_history_check(ctx: CheckContext[KeyHistoryArgs]) -> CheckResult:
+    """CloudTrail's last 90 days for the SMTP access key: deleted, deactivated or replaced, by whom and when."""
+    args = ctx.args
+    return (
+        await analyze_key_history(ctx.clients.aws, args.smtp_username, args.user, args.bounce_time)
+    ).result()

@@ -3,8 +3,8 @@
 Every lookup goes through ``ctx.clients.dns``. A SERVFAIL or timeout on a check's main lookup means the
 check could not be made (outcome ``error``); NXDOMAIN and "no such record" are answers, and say so.
 Evidence always carries the answers as found, failing or not. ``records_to_add`` is zone-file text for
-the fix. The helpers :func:`analyze_spf`, :func:`analyze_dmarc` and :func:`check_dkim_tokens` are
-usable on their own.
+the fix. The helpers :func:`analyze_spf`, :func:`analyze_dmarc`, :func:`check_dkim_tokens` and
+:func:`analyze_mail_from` are usable on their own (``ses.dkim`` and ``ses.mail_from`` use them).
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from maildoctor.checks.registry import CheckContext, CheckResult, Evidence, Status, check
+from pydantic import Field
+
+from maildoctor.checks.common import Analysis, could_not_check
+from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, Status, check
 from maildoctor.clients.dns import DnsAnswer
 from maildoctor.dnsauth.dmarc import DmarcRecord, find_dmarc_records, parse_dmarc
 from maildoctor.dnsauth.domains import (
@@ -46,6 +49,7 @@ TXT_TTL = 300
 MX_TTL = 300
 DKIM_TTL = 1800
 _FAILED = ("servfail", "timeout", "error")
+_WRONG = ("missing", "no-cname", "wrong-target")
 
 
 class DnsQuery(Protocol):
@@ -73,13 +77,8 @@ def why_absent(answer: DnsAnswer) -> str:
     return rcode_phrase(answer)
 
 
-def _could_not(answer: DnsAnswer, facts: dict[str, Any], evidence: list[Evidence]) -> CheckResult:
-    summary = f"could not check: the {answer.rdtype} lookup for {answer.name} got {rcode_phrase(answer)}"
-    facts = {**facts, "rcode": answer.rcode, "problems": [summary.removeprefix("could not check: ")]}
-    return CheckResult("error", "error", summary, facts, evidence)
-
-
-def _evidence(answer: DnsAnswer, title: str | None = None) -> Evidence:
+def answer_evidence(answer: DnsAnswer, title: str | None = None) -> Evidence:
+    """A DNS answer as evidence, titled ``TXT example.com``."""
     return Evidence(title or f"{answer.rdtype} {answer.name}", answer.describe())
 
 
@@ -88,6 +87,52 @@ def _more(items: Sequence[object]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ SPF
+
+
+class SpfLookupRow(Facts):
+    """One row of the SPF lookup table (:class:`maildoctor.dnsauth.spf.LookupStep`)."""
+
+    domain: str = Field(description="the domain whose record holds the term")
+    depth: int = Field(description="0 for the domain checked, 1 for a record it includes, …")
+    term: str = Field(description="the term as written")
+    mechanism: str = Field(description="include, a, mx, …, redirect, exp, or an unknown modifier's name")
+    target: str = Field("", description="the name looked up, if any")
+    lookups: int = Field(0, description="what the term adds toward the limit of 10 (0 or 1)")
+    total: int = Field(0, description="the running count of lookups after the term")
+    void: bool = Field(False, description="whether its lookup found nothing (NXDOMAIN or no records)")
+    void_total: int = Field(0, description="the running count of void lookups after the term")
+    result: str = Field("", description="the DNS outcome: ok, nxdomain, noanswer, servfail, timeout or error")
+    note: str = Field("", description="what the term did, in words")
+    record: str = Field("", description="include or redirect: the SPF record found at the target")
+    over_limit: bool = Field(False, description="whether the count is over the limit at this term")
+
+
+def lookup_table(evaluation: SpfEvaluation | None) -> list[SpfLookupRow]:
+    return [SpfLookupRow.model_validate(row) for row in evaluation.table()] if evaluation else []
+
+
+class SpfArgs(Args):
+    domain: str = Field(description="the domain whose SPF record to check")
+    require_include: str | None = Field(None, description="a domain the record must include (amazonses.com)")
+
+
+class SpfFacts(Facts):
+    domain: str | None = Field(None, description="the domain checked")
+    rcode: str | None = Field(None, description="how the TXT lookup went: ok, nxdomain, servfail …")
+    records: list[str] = Field([], description="the SPF records found (there must be exactly one)")
+    record: str | None = Field(None, description="the SPF record, when there is exactly one")
+    lookups: int | None = Field(None, description="the DNS lookups evaluating the record takes")
+    lookup_limit: int = Field(LOOKUP_LIMIT, description="the most lookups SPF allows (RFC 7208 §4.6.4)")
+    void_lookups: int | None = Field(None, description="the lookups that found nothing")
+    void_limit: int = Field(VOID_LIMIT, description="the most void lookups SPF allows")
+    lookups_truncated: bool = Field(False, description="whether counting stopped before the end")
+    lookup_table: list[SpfLookupRow] = Field([], description="every term evaluated, with the counts")
+    all: str | None = Field(None, description="the qualifier of the record's 'all' (-, ~, ?, +)")
+    includes_amazonses: bool = Field(False, description="whether the record includes amazonses.com")
+    require_include: str | None = Field(None, description="the include the record was required to have")
+    problems: list[str] = Field([], description="what makes the record missing or invalid")
+    warnings: list[str] = Field([], description="what is allowed but unwise")
+    records_to_add: list[str] = Field([], description="zone-file lines for the fix (or why none is written)")
 
 
 @dataclass
@@ -155,29 +200,27 @@ class SpfAnalysis:
             + " (remove includes you no longer use, or ask the provider for a flatter include)"
         ]
 
-    def facts(self) -> dict[str, Any]:
+    def facts(self) -> SpfFacts:
         ev = self.evaluation
-        return {
-            "domain": self.domain,
-            "rcode": self.answer.rcode,
-            "records": list(self.records),
-            "record": self.record,
-            "lookups": ev.lookups if ev else None,
-            "lookup_limit": LOOKUP_LIMIT,
-            "void_lookups": ev.void_lookups if ev else None,
-            "void_limit": VOID_LIMIT,
-            "lookups_truncated": ev.truncated if ev else False,
-            "lookup_table": ev.table() if ev else [],
-            "all": self.all_qualifier,
-            "includes_amazonses": self.includes_amazonses,
-            "require_include": self.require_include,
-            "problems": list(self.problems),
-            "warnings": list(self.warnings),
-            "records_to_add": list(self.records_to_add) or self._no_fix(),
-        }
+        return SpfFacts(
+            domain=self.domain,
+            rcode=self.answer.rcode,
+            records=list(self.records),
+            record=self.record,
+            lookups=ev.lookups if ev else None,
+            void_lookups=ev.void_lookups if ev else None,
+            lookups_truncated=ev.truncated if ev else False,
+            lookup_table=lookup_table(ev),
+            all=self.all_qualifier,
+            includes_amazonses=self.includes_amazonses,
+            require_include=self.require_include,
+            problems=list(self.problems),
+            warnings=list(self.warnings),
+            records_to_add=list(self.records_to_add) or self._no_fix(),
+        )
 
     def evidence(self) -> list[Evidence]:
-        out = [_evidence(self.answer)]
+        out = [answer_evidence(self.answer)]
         ev = self.evaluation
         if ev is not None:
             out.append(Evidence(f"SPF lookup count for {self.domain}", ev.table_text()))
@@ -214,41 +257,11 @@ async def analyze_spf(dns: DnsQuery, domain: str, require_include: str | None = 
         a.records_to_add = [zone_txt_line(domain, _default_spf(require), TXT_TTL)]
         return a
     if len(a.records) > 1:
-        a.outcome = "invalid"
-        a.problems.append(
-            f"{len(a.records)} SPF records at {domain}; there must be exactly one (RFC 7208 §3.2: permerror)"
-        )
-        parsed_all: list[SpfRecord] = []
-        for text in a.records:
-            try:
-                parsed_all.append(parse_spf(fix_typos(text) or text))
-            except SpfSyntaxError as exc:
-                a.problems.append(f"one of them is also invalid: {exc}")
-        if len(parsed_all) == len(a.records):
-            merged = parse_spf(merge_records(parsed_all))
-            if require and not any(_includes_directly(r, require) for r in parsed_all):
-                merged = parse_spf(with_include(merged, require))
-            a.records_to_add = [
-                f"; replace the {len(a.records)} SPF records at {domain} with this one",
-                zone_txt_line(domain, merged.text, TXT_TTL),
-            ]
-        return a
-    text = a.records[0]
+        return _several_spf(a)
     try:
-        a.parsed = parse_spf(text)
+        a.parsed = parse_spf(a.records[0])
     except SpfSyntaxError as exc:
-        a.outcome = "invalid"
-        a.problems += exc.errors
-        fixed = fix_typos(text)
-        if fixed is not None:
-            record = parse_spf(fixed)
-            if require and not _includes_directly(record, require):
-                fixed = with_include(record, require)
-            a.records_to_add = [
-                f"; replace the SPF record at {domain} with this one (mis-spelt mechanisms corrected)",
-                zone_txt_line(domain, fixed, TXT_TTL),
-            ]
-        return a
+        return _unparsable_spf(a, exc)
     a.warnings = list(a.parsed.warnings)
     ev = a.evaluation = await evaluate_spf(domain, a.parsed, dns.query)
     a.warnings += [w for w in ev.warnings if w not in a.warnings]
@@ -263,6 +276,47 @@ async def analyze_spf(dns: DnsQuery, domain: str, require_include: str | None = 
         a.outcome = "error"
         a.error = f"a lookup needed to count {domain}'s SPF failed: {ev.temperrors[0]}{_more(ev.temperrors)}"
         a.problems += ev.temperrors
+    return a
+
+
+def _several_spf(a: SpfAnalysis) -> SpfAnalysis:
+    """More than one SPF record: a permerror; the fix is one merged record (when each one parses)."""
+    domain, require = a.domain, a.require_include
+    a.outcome = "invalid"
+    a.problems.append(
+        f"{len(a.records)} SPF records at {domain}; there must be exactly one (RFC 7208 §3.2: permerror)"
+    )
+    parsed_all: list[SpfRecord] = []
+    for text in a.records:
+        try:
+            parsed_all.append(parse_spf(fix_typos(text) or text))
+        except SpfSyntaxError as exc:
+            a.problems.append(f"one of them is also invalid: {exc}")
+    if len(parsed_all) == len(a.records):
+        merged = parse_spf(merge_records(parsed_all))
+        if require and not any(_includes_directly(r, require) for r in parsed_all):
+            merged = parse_spf(with_include(merged, require))
+        a.records_to_add = [
+            f"; replace the {len(a.records)} SPF records at {domain} with this one",
+            zone_txt_line(domain, merged.text, TXT_TTL),
+        ]
+    return a
+
+
+def _unparsable_spf(a: SpfAnalysis, exc: SpfSyntaxError) -> SpfAnalysis:
+    """A record that does not parse; the fix corrects mis-spelt mechanisms (when that is all it takes)."""
+    domain, require, text = a.domain, a.require_include, a.records[0]
+    a.outcome = "invalid"
+    a.problems += exc.errors
+    fixed = fix_typos(text)
+    if fixed is not None:
+        record = parse_spf(fixed)
+        if require and not _includes_directly(record, require):
+            fixed = with_include(record, require)
+        a.records_to_add = [
+            f"; replace the SPF record at {domain} with this one (mis-spelt mechanisms corrected)",
+            zone_txt_line(domain, fixed, TXT_TTL),
+        ]
     return a
 
 
@@ -307,23 +361,40 @@ def _spf_fix(a: SpfAnalysis, ev: SpfEvaluation, missing_include: bool) -> list[s
     ]
 
 
-@check(
-    "dns.spf",
-    outcomes={"pass", "missing", "invalid"},
-    args={"domain", "require_include"},
-    required_args={"domain"},
-    iam_actions=(),
-)
-async def spf_check(ctx: CheckContext) -> CheckResult:
+@check("dns.spf", outcomes={"pass", "missing", "invalid"}, args=SpfArgs, facts=SpfFacts)
+async def spf_check(ctx: CheckContext[SpfArgs]) -> CheckResult:
     """The domain has exactly one valid SPF record within the lookup limits."""
-    domain = normalize_domain(ctx.arg("domain"))
-    if not domain:
-        return CheckResult("error", "error", "could not check: no domain given", {"domain": ""})
-    a = await analyze_spf(ctx.clients.dns, domain, ctx.arg("require_include") or None)
+    a = await analyze_spf(ctx.clients.dns, ctx.args.domain, ctx.args.require_include)
     return CheckResult(a.outcome, a.status, a.summary(), a.facts(), a.evidence())
 
 
 # ---------------------------------------------------------------------------------------------- DMARC
+
+
+class DmarcArgs(Args):
+    domain: str = Field(description="the domain (From domain) whose DMARC record to find")
+
+
+class DmarcFacts(Facts):
+    domain: str | None = Field(None, description="the domain checked")
+    org_domain: str | None = Field(None, description="its organizational domain (where DMARC falls back to)")
+    records: list[str] = Field([], description="the DMARC records found where the record applies")
+    record: str | None = Field(None, description="the DMARC record, when there is exactly one")
+    found_at: str | None = Field(None, description="the name it was found at (_dmarc.<domain>)")
+    fallback: bool = Field(False, description="whether it is the organizational domain's record")
+    policy: str | None = Field(None, description="p: none, quarantine or reject")
+    subdomain_policy: str | None = Field(None, description="sp (p when absent)")
+    nonexistent_policy: str | None = Field(None, description="np (sp, else p, when absent)")
+    effective_policy: str | None = Field(None, description="the policy that applies to the domain")
+    pct: int | None = Field(None, description="pct: the share of mail the policy applies to")
+    adkim: str | None = Field(None, description="DKIM alignment: r (relaxed) or s (strict)")
+    aspf: str | None = Field(None, description="SPF alignment: r (relaxed) or s (strict)")
+    rua: list[str] = Field([], description="where aggregate reports go")
+    ruf: list[str] = Field([], description="where failure reports go")
+    tags: dict[str, str] = Field({}, description="every tag as written")
+    problems: list[str] = Field([], description="what makes the record missing or invalid")
+    warnings: list[str] = Field([], description="what is allowed but unwise")
+    records_to_add: list[str] = Field([], description="zone-file lines for the fix")
 
 
 @dataclass
@@ -359,29 +430,32 @@ class DmarcAnalysis:
             return "fail"
         return "warn" if self.effective_policy == "none" else "pass"
 
-    def facts(self) -> dict[str, Any]:
+    def facts(self) -> DmarcFacts:
         p = self.parsed
-        return {
-            "domain": self.domain,
-            "org_domain": self.org_domain,
-            "records": list(self.records),
-            "record": self.records[0] if len(self.records) == 1 else None,
-            "found_at": self.found_at,
-            "fallback": self.fallback,
-            "policy": p.policy if p else None,
-            "subdomain_policy": p.subdomain_policy if p else None,
-            "nonexistent_policy": p.nonexistent_policy if p else None,
-            "effective_policy": self.effective_policy,
-            "pct": p.pct if p else None,
-            "adkim": p.adkim if p else None,
-            "aspf": p.aspf if p else None,
-            "rua": p.rua if p else [],
-            "ruf": p.ruf if p else [],
-            "tags": dict(p.tags) if p else {},
-            "problems": list(self.problems),
-            "warnings": list(self.warnings),
-            "records_to_add": list(self.records_to_add),
-        }
+        return DmarcFacts(
+            domain=self.domain,
+            org_domain=self.org_domain,
+            records=list(self.records),
+            record=self.records[0] if len(self.records) == 1 else None,
+            found_at=self.found_at,
+            fallback=self.fallback,
+            policy=p.policy if p else None,
+            subdomain_policy=p.subdomain_policy if p else None,
+            nonexistent_policy=p.nonexistent_policy if p else None,
+            effective_policy=self.effective_policy,
+            pct=p.pct if p else None,
+            adkim=p.adkim if p else None,
+            aspf=p.aspf if p else None,
+            rua=p.rua if p else [],
+            ruf=p.ruf if p else [],
+            tags=dict(p.tags) if p else {},
+            problems=list(self.problems),
+            warnings=list(self.warnings),
+            records_to_add=list(self.records_to_add),
+        )
+
+    def evidence(self) -> list[Evidence]:
+        return [answer_evidence(a) for a in self.answers]
 
 
 async def analyze_dmarc(dns: DnsQuery, domain: str) -> DmarcAnalysis:
@@ -415,8 +489,13 @@ async def analyze_dmarc(dns: DnsQuery, domain: str) -> DmarcAnalysis:
             zone_txt_line(f"_dmarc.{org}", f"v=DMARC1; p=none; rua=mailto:dmarc-reports@{org}", TXT_TTL)
         ]
         return a
+    return _judge_dmarc(a)
+
+
+def _judge_dmarc(a: DmarcAnalysis) -> DmarcAnalysis:
+    """Validate the DMARC record found, and say what it asks for."""
     a.parsed = parse_dmarc(a.records[0])
-    where = a.found_at
+    domain, where = a.domain, a.found_at
     if len(a.records) > 1:
         a.outcome = "invalid"
         a.problems.append(
@@ -448,31 +527,41 @@ async def analyze_dmarc(dns: DnsQuery, domain: str) -> DmarcAnalysis:
     return a
 
 
-@check("dns.dmarc", outcomes={"pass", "missing", "invalid"}, required_args={"domain"}, iam_actions=())
-async def dmarc_check(ctx: CheckContext) -> CheckResult:
+@check("dns.dmarc", outcomes={"pass", "missing", "invalid"}, args=DmarcArgs, facts=DmarcFacts)
+async def dmarc_check(ctx: CheckContext[DmarcArgs]) -> CheckResult:
     """The domain (or its organizational domain) publishes one valid DMARC record."""
-    domain = normalize_domain(ctx.arg("domain"))
-    if not domain:
-        return CheckResult("error", "error", "could not check: no domain given", {"domain": ""})
-    a = await analyze_dmarc(ctx.clients.dns, domain)
-    return CheckResult(a.outcome, a.status, a.summary, a.facts(), [_evidence(x) for x in a.answers])
+    a = await analyze_dmarc(ctx.clients.dns, ctx.args.domain)
+    return CheckResult(a.outcome, a.status, a.summary, a.facts(), a.evidence())
 
 
 # ----------------------------------------------------------------------------------------------- DKIM
 
 
-def parse_tokens(text: str) -> list[str]:
-    """Easy DKIM tokens from free text: comma and/or whitespace separated, duplicates dropped. A pasted
-    record name (``tok._domainkey.example.com``) or target (``tok.dkim.amazonses.com``) gives its token."""
+def parse_tokens(text: str | list[str] | None) -> list[str]:
+    """Easy DKIM tokens from free text (or a list of them): comma and/or whitespace separated, duplicates
+    dropped. A pasted record name (``tok._domainkey.example.com``) or target (``tok.dkim.amazonses.com``)
+    gives its token."""
+    joined = " ".join(text) if isinstance(text, list) else text or ""
     out: list[str] = []
-    for item in re.split(r"[\s,;]+", text.strip()):
+    for item in re.split(r"[\s,;]+", joined.strip()):
         token = item.strip().strip('"').split(".", 1)[0]
         if token and token.lower() not in (t.lower() for t in out):
             out.append(token)
     return out
 
 
-def _dkim_entry(domain: str, token: str, answer: DnsAnswer) -> dict[str, Any]:
+class DkimRecord(Facts):
+    """One Easy DKIM CNAME, looked up."""
+
+    token: str = Field(description="the Easy DKIM token")
+    name: str = Field(description="the record's name: <token>._domainkey.<domain>")
+    expected: str = Field(description="where it must point: <token>.dkim.amazonses.com")
+    found: str | None = Field(None, description="where it points, if it is a CNAME")
+    status: str = Field(description="ok, missing, no-cname, wrong-target, or how the lookup failed")
+    detail: str = Field(description="what was found, in words")
+
+
+def _dkim_record(domain: str, token: str, answer: DnsAnswer) -> DkimRecord:
     name = f"{token}._domainkey.{domain}"
     expected = f"{token}.dkim.amazonses.com"
     found = answer.records[0].rstrip(".") if answer.ok and answer.records else None
@@ -486,70 +575,95 @@ def _dkim_entry(domain: str, token: str, answer: DnsAnswer) -> dict[str, Any]:
         status, detail = "no-cname", f"{name} exists but has no CNAME record"
     else:
         status, detail = answer.rcode, f"the CNAME lookup for {name} got {rcode_phrase(answer)}"
-    return {
-        "token": token,
-        "name": name,
-        "expected": expected,
-        "found": found,
-        "status": status,
-        "detail": detail,
-    }
+    return DkimRecord(token=token, name=name, expected=expected, found=found, status=status, detail=detail)
 
 
-async def check_dkim_tokens(
-    dns: DnsQuery, domain: str, tokens: list[str]
-) -> tuple[list[dict[str, Any]], list[DnsAnswer]]:
+class DkimFacts(Facts):
+    domain: str | None = Field(None, description="the domain checked")
+    tokens: list[str] = Field([], description="the Easy DKIM tokens")
+    records: list[DkimRecord] = Field([], description="each token's CNAME, as found")
+    missing_count: int = Field(0, description="how many CNAMEs are missing or wrong")
+    problems: list[str] = Field([], description="what is missing or wrong, or could not be looked up")
+    records_to_add: list[str] = Field([], description="zone-file lines for the missing or wrong CNAMEs")
+
+
+@dataclass
+class DkimLookup:
+    """Every ``<token>._domainkey.<domain>`` CNAME of a domain, looked up."""
+
+    records: list[DkimRecord]
+    answers: list[DnsAnswer]
+
+    @property
+    def wrong(self) -> list[DkimRecord]:
+        return [r for r in self.records if r.status in _WRONG]
+
+    @property
+    def failed(self) -> list[DkimRecord]:
+        return [r for r in self.records if r.status in _FAILED]
+
+    def fill(self, facts: DkimFacts) -> None:
+        """Put what was found into ``facts`` (records, the count and the fix)."""
+        wrong = self.wrong
+        facts.records = list(self.records)
+        facts.missing_count = len(wrong)
+        facts.problems = [r.detail for r in wrong + self.failed]
+        facts.records_to_add = [zone_line(r.name, DKIM_TTL, "CNAME", r.expected + ".") for r in wrong]
+
+    def wrong_summary(self, of: str = "") -> str:
+        """'2 of 3 DKIM CNAME records[ for <of>] missing or wrong: …[; 1 could not be checked]'"""
+        wrong, failed = self.wrong, self.failed
+        unchecked = f"; {len(failed)} could not be checked" if failed else ""
+        return (
+            f"{len(wrong)} of {len(self.records)} DKIM CNAME records{f' for {of}' if of else ''} missing or "
+            "wrong: " + "; ".join(r.detail for r in wrong) + unchecked
+        )
+
+    def failure(self) -> str:
+        """Why some could not be checked (for 'could not check: …')."""
+        return f"{self.failed[0].detail}{_more(self.failed)}"
+
+    def evidence(self) -> list[Evidence]:
+        return [answer_evidence(a) for a in self.answers]
+
+
+async def check_dkim_tokens(dns: DnsQuery, domain: str, tokens: list[str]) -> DkimLookup:
     """Look up every ``<token>._domainkey.<domain>`` CNAME at once."""
     answers = await asyncio.gather(*(dns.query(f"{t}._domainkey.{domain}", "CNAME") for t in tokens))
-    return [_dkim_entry(domain, t, a) for t, a in zip(tokens, answers, strict=True)], list(answers)
+    records = [_dkim_record(domain, t, a) for t, a in zip(tokens, answers, strict=True)]
+    return DkimLookup(records, list(answers))
+
+
+class DkimArgs(Args):
+    domain: str = Field(description="the domain the Easy DKIM tokens are for")
+    tokens: str | list[str] | None = Field(
+        None, description="the Easy DKIM tokens (comma or space separated)"
+    )
 
 
 @check(
     "dns.dkim",
     outcomes={"pass", "missing", "skipped"},
-    args={"tokens"},
-    required_args={"domain"},
-    iam_actions=(),
+    args=DkimArgs,
+    facts=DkimFacts,
+    applies_when=("tokens",),
 )
-async def dkim_check(ctx: CheckContext) -> CheckResult:
+async def dkim_check(ctx: CheckContext[DkimArgs]) -> CheckResult:
     """Each Easy DKIM token has its CNAME to <token>.dkim.amazonses.com."""
-    domain = normalize_domain(ctx.arg("domain"))
-    tokens = parse_tokens(ctx.arg("tokens"))
-    facts: dict[str, Any] = {"domain": domain, "tokens": tokens, "records": [], "missing_count": 0}
-    if not tokens:
-        facts["records_to_add"] = []
+    domain = normalize_domain(ctx.args.domain)
+    tokens = parse_tokens(ctx.args.tokens)
+    facts = DkimFacts(domain=domain, tokens=tokens)
+    if not tokens:  # given, but only separators
         return CheckResult("skipped", "skipped", "no Easy DKIM tokens given: DKIM CNAMEs not checked", facts)
-    if not domain:
-        return CheckResult("error", "error", "could not check: no domain given", facts)
-    records, answers = await check_dkim_tokens(ctx.clients.dns, domain, tokens)
-    evidence = [_evidence(a) for a in answers]
-    wrong = [r for r in records if r["status"] in ("missing", "no-cname", "wrong-target")]
-    failed = [r for r in records if r["status"] in _FAILED]
-    facts.update(
-        records=records,
-        missing_count=len(wrong),
-        problems=[r["detail"] for r in wrong + failed],
-        records_to_add=[zone_line(r["name"], DKIM_TTL, "CNAME", r["expected"] + ".") for r in wrong],
-    )
-    if wrong:
-        unchecked = f"; {len(failed)} could not be checked" if failed else ""
-        summary = (
-            f"{len(wrong)} of {len(records)} DKIM CNAME records missing or wrong: "
-            + "; ".join(r["detail"] for r in wrong)
-            + unchecked
-        )
-        return CheckResult("missing", "fail", summary, facts, evidence)
-    if failed:
-        return CheckResult(
-            "error", "error", f"could not check: {failed[0]['detail']}{_more(failed)}", facts, evidence
-        )
-    return CheckResult(
-        "pass",
-        "pass",
-        f"all {len(records)} DKIM CNAME records for {domain} point to amazonses.com",
-        facts,
-        evidence,
-    )
+    found = await check_dkim_tokens(ctx.clients.dns, domain, tokens)
+    found.fill(facts)
+    evidence = found.evidence()
+    if found.wrong:
+        return CheckResult("missing", "fail", found.wrong_summary(), facts, evidence)
+    if found.failed:
+        return could_not_check(found.failure(), facts, evidence)
+    summary = f"all {len(found.records)} DKIM CNAME records for {domain} point to amazonses.com"
+    return CheckResult("pass", "pass", summary, facts, evidence)
 
 
 # ------------------------------------------------------------------------------------------ MAIL FROM
@@ -565,92 +679,139 @@ def _mx_host(record: str) -> tuple[int | None, str]:
     return None, record.strip().rstrip(".").lower()
 
 
-@check(
-    "dns.mail_from",
-    outcomes={"pass", "mx-missing", "spf-missing", "skipped"},
-    args={"mail_from_domain", "region", "identity_domain"},
-    iam_actions=(),
-)
-async def mail_from_check(ctx: CheckContext) -> CheckResult:
-    """The custom MAIL FROM domain has one MX to SES feedback and an SPF record including amazonses.com."""
-    domain = normalize_domain(ctx.arg("mail_from_domain"))
-    region = ctx.arg("region", DEFAULT_REGION).lower() or DEFAULT_REGION
-    identity = normalize_domain(ctx.arg("identity_domain"))
-    expected = f"feedback-smtp.{region}.amazonses.com"
-    facts: dict[str, Any] = {
-        "mail_from_domain": domain,
-        "region": region,
-        "identity_domain": identity or None,
-        "mx": [],
-        "expected_mx": expected,
-        "spf_record": None,
-        "problems": [],
-        "records_to_add": [],
-    }
-    if not domain:
-        return CheckResult("skipped", "skipped", "no custom MAIL FROM domain: SES uses its own", facts)
-    mx_answer, spf = await asyncio.gather(
-        ctx.clients.dns.query(domain, "MX"), analyze_spf(ctx.clients.dns, domain, SES_SPF_INCLUDE)
+class MailFromRecords(Facts):
+    """The DNS facts of a custom MAIL FROM domain, in ``dns.mail_from`` and ``ses.mail_from`` alike."""
+
+    mail_from_domain: str | None = Field(None, description="the custom MAIL FROM domain")
+    region: str | None = Field(None, description="the SES region that sends (its feedback MX)")
+    mx: list[str] = Field([], description="the MX records found at the MAIL FROM domain")
+    expected_mx: str | None = Field(
+        None, description="the one MX host it needs: feedback-smtp.<region>.amazonses.com"
     )
-    evidence = [_evidence(mx_answer), *spf.evidence()]
-    problems: list[str] = []
-    if identity and not is_subdomain(domain, identity):
-        problems.append(f"{domain} is not a subdomain of the identity {identity}; SES requires it to be")
+    spf_record: str | None = Field(None, description="its SPF record, when there is exactly one")
+    spf_records: list[str] = Field([], description="the SPF records found at it")
+    problems: list[str] = Field([], description="what is missing or wrong")
+    records_to_add: list[str] = Field([], description="zone-file lines for the fix")
 
-    mx = [_mx_host(r) for r in mx_answer.records] if mx_answer.ok else []
-    facts["mx"] = list(mx_answer.records)
-    mx_problem: str | None = None
-    if mx_answer.rcode in ("nxdomain", "noanswer"):
-        mx_problem = f"no MX record at {domain} ({why_absent(mx_answer)})"
-    elif mx_answer.ok and len(mx) > 1:
+
+class MailFromFacts(MailFromRecords):
+    identity_domain: str | None = Field(None, description="the SES domain identity it must be a subdomain of")
+    rcode: str | None = Field(None, description="how the MX lookup went: ok, nxdomain, servfail …")
+    spf_outcome: str | None = Field(None, description="the SPF verdict: pass, missing, invalid or error")
+    spf_lookups: int | None = Field(None, description="the DNS lookups its SPF record takes")
+    spf_lookup_table: list[SpfLookupRow] = Field([], description="every SPF term evaluated, with the counts")
+
+
+MailFromAnalysis = Analysis[MailFromFacts]
+
+
+def _mx_problem(domain: str, region: str, expected: str, answer: DnsAnswer) -> str | None:
+    """What is wrong with the MX records of a MAIL FROM domain (None when there is one, to ``expected``,
+    or the lookup failed)."""
+    mx = [_mx_host(r) for r in answer.records] if answer.ok else []
+    if answer.rcode in ("nxdomain", "noanswer"):
+        return f"no MX record at {domain} ({why_absent(answer)})"
+    if not answer.ok or (len(mx) == 1 and mx[0][1] == expected):
+        return None
+    if len(mx) > 1:
         hosts = ", ".join(h for _, h in mx)
-        mx_problem = f"{len(mx)} MX records at {domain} ({hosts}); SES needs exactly one, to {expected}"
-    elif mx_answer.ok and mx[0][1] != expected:
-        host = mx[0][1]
-        other = _FEEDBACK_RE.fullmatch(host)
-        if not host:
-            mx_problem = f"{domain} has a null MX ('.', RFC 7505: it accepts no mail); it must be {expected}"
-        elif other:
-            mx_problem = (
-                f"the MX at {domain} points to {host}, which is for {other.group(1)}; mail is sent from "
-                f"{region}, so it must be {expected}"
-            )
-        else:
-            mx_problem = f"the MX at {domain} points to {host}, not {expected}"
-    if mx_problem:
-        problems.insert(0, mx_problem)
-        facts["records_to_add"].append(zone_line(domain, MX_TTL, "MX", f"10 {expected}."))
-        if mx_answer.ok:
-            facts["records_to_add"].insert(0, f"; the only MX record at {domain} must be")
-
-    facts["spf_record"] = spf.record
-    facts["spf_records"] = spf.records
-    facts["spf_outcome"] = spf.outcome
-    facts["spf_lookups"] = spf.evaluation.lookups if spf.evaluation else None
-    facts["spf_lookup_table"] = spf.evaluation.table() if spf.evaluation else []
-    spf_bad = spf.outcome in ("missing", "invalid")
-    if spf_bad:
-        problems += [f"SPF: {p}" for p in spf.problems]
-        facts["records_to_add"] += spf.records_to_add
-    facts["problems"] = problems
-
-    if mx_problem:
-        extra = {"missing": " (and SPF is missing too)", "invalid": " (and SPF is wrong too)"}.get(
-            spf.outcome, ""
+        return f"{len(mx)} MX records at {domain} ({hosts}); SES needs exactly one, to {expected}"
+    host = mx[0][1]
+    other = _FEEDBACK_RE.fullmatch(host)
+    if not host:
+        return f"{domain} has a null MX ('.', RFC 7505: it accepts no mail); it must be {expected}"
+    if other:
+        return (
+            f"the MX at {domain} points to {host}, which is for {other.group(1)}; mail is sent from "
+            f"{region}, so it must be {expected}"
         )
-        return CheckResult("mx-missing", "fail", mx_problem + extra, facts, evidence)
-    if spf_bad:
-        summary = f"MAIL FROM {domain}: {spf.problems[0]}{_more(spf.problems)}"
-        return CheckResult("spf-missing", "fail", summary, facts, evidence)
+    return f"the MX at {domain} points to {host}, not {expected}"
+
+
+async def analyze_mail_from(
+    dns: DnsQuery, mail_from_domain: str, region: str | None, identity_domain: str | None = None
+) -> MailFromAnalysis:
+    """Look up a custom MAIL FROM domain: exactly one MX, to SES feedback in ``region`` (default
+    us-east-1); an SPF record that includes amazonses.com; and, given the identity, under it."""
+    domain = normalize_domain(mail_from_domain)
+    region = (region or DEFAULT_REGION).lower()
+    identity = normalize_domain(identity_domain or "")
+    expected = f"feedback-smtp.{region}.amazonses.com"
+    mx_answer, spf = await asyncio.gather(dns.query(domain, "MX"), analyze_spf(dns, domain, SES_SPF_INCLUDE))
+    facts = MailFromFacts(
+        mail_from_domain=domain,
+        region=region,
+        identity_domain=identity or None,
+        mx=list(mx_answer.records),
+        expected_mx=expected,
+        rcode=mx_answer.rcode,
+        spf_record=spf.record,
+        spf_records=spf.records,
+        spf_outcome=spf.outcome,
+        spf_lookups=spf.evaluation.lookups if spf.evaluation else None,
+        spf_lookup_table=lookup_table(spf.evaluation),
+    )
+    if identity and not is_subdomain(domain, identity):
+        facts.problems.append(
+            f"{domain} is not a subdomain of the identity {identity}; SES requires it to be"
+        )
+    mx_problem = _mx_problem(domain, region, expected, mx_answer)
+    if mx_problem:
+        facts.problems.insert(0, mx_problem)
+        must_be = [f"; the only MX record at {domain} must be"] if mx_answer.ok else []
+        facts.records_to_add = [*must_be, zone_line(domain, MX_TTL, "MX", f"10 {expected}.")]
+    if spf.outcome in ("missing", "invalid"):
+        facts.problems += [f"SPF: {p}" for p in spf.problems]
+        facts.records_to_add += spf.records_to_add
+    a = MailFromAnalysis(facts, evidence=[answer_evidence(mx_answer), *spf.evidence()])
+    return _mail_from_verdict(a, mx_answer, spf, mx_problem)
+
+
+def _mail_from_verdict(
+    a: MailFromAnalysis, mx_answer: DnsAnswer, spf: SpfAnalysis, mx_problem: str | None
+) -> MailFromAnalysis:
+    domain, problems = a.facts.mail_from_domain, a.facts.problems
+    if mx_problem:
+        extra = {"missing": " (and SPF is missing too)", "invalid": " (and SPF is wrong too)"}
+        return a.conclude("mx-missing", "fail", mx_problem + extra.get(spf.outcome, ""))
+    if spf.outcome in ("missing", "invalid"):
+        return a.conclude(
+            "spf-missing", "fail", f"MAIL FROM {domain}: {spf.problems[0]}{_more(spf.problems)}"
+        )
     if mx_answer.rcode in _FAILED:
-        return _could_not(mx_answer, facts, evidence)
+        a.facts.problems = [f"the MX lookup for {mx_answer.name} got {rcode_phrase(mx_answer)}"]
+        return a.could_not_check(a.facts.problems[0])
     if spf.outcome == "error":
-        facts["problems"] = [*problems, *spf.problems]
-        return CheckResult("error", "error", f"could not check: {spf.error}", facts, evidence)
+        a.facts.problems = [*problems, *spf.problems]
+        return a.could_not_check(spf.error)
     status: Status = "warn" if problems or spf.status == "warn" else "pass"
-    summary = f"MAIL FROM {domain}: MX → {expected}, SPF includes amazonses.com"
+    summary = f"MAIL FROM {domain}: MX → {a.facts.expected_mx}, SPF includes amazonses.com"
     if problems:
         summary += f"; but {problems[0]}"
     elif spf.status == "warn":
         summary += f"; but {spf.summary().split(', but ', 1)[-1]}"
-    return CheckResult("pass", status, summary, facts, evidence)
+    return a.conclude("pass", status, summary)
+
+
+class MailFromArgs(Args):
+    mail_from_domain: str | None = Field(
+        None, description="the custom MAIL FROM domain, e.g. mail.example.com"
+    )
+    region: str | None = Field(None, description="the SES region that sends (default us-east-1)")
+    identity_domain: str | None = Field(None, description="the SES domain identity it must be a subdomain of")
+
+
+@check(
+    "dns.mail_from",
+    outcomes={"pass", "mx-missing", "spf-missing", "skipped"},
+    args=MailFromArgs,
+    facts=MailFromFacts,
+    applies_when=("mail_from_domain",),
+)
+async def mail_from_check(ctx: CheckContext[MailFromArgs]) -> CheckResult:
+    """The custom MAIL FROM domain has one MX to SES feedback and an SPF record including amazonses.com."""
+    args = ctx.args
+    a = await analyze_mail_from(
+        ctx.clients.dns, args.mail_from_domain or "", args.region, args.identity_domain
+    )
+    return a.result()

@@ -4,34 +4,39 @@ mail, and the account-level suppression list in every region.
 Only read-only SES v2 calls (plus STS GetCallerIdentity for the account id and CloudWatch
 GetMetricStatistics for the reputation rates). An :class:`AwsError` on a check's main call gives the
 outcome ``error`` with ``could not check: <the error>`` (an AccessDenied names the missing permission).
-Evidence shows each request as the AWS CLI would make it and an excerpt of the answer; facts are
-JSON-safe (datetimes as ISO 8601 strings). The DNS parts reuse :mod:`maildoctor.checks.dns`.
+Evidence shows each request as the AWS CLI would make it and an excerpt of the answer; times in facts
+are ISO 8601 UTC. Each long check is an ``analyze_*`` function (it only reads) and a thin check around
+it. The DNS parts reuse :mod:`maildoctor.checks.dns`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any
 
+from pydantic import Field
+
+from maildoctor.checks.common import Analysis, capture, excerpt, jsonable, utc_now
 from maildoctor.checks.dns import (
-    DKIM_TTL,
+    DkimFacts,
+    DkimLookup,
+    DnsQuery,
+    MailFromAnalysis,
+    MailFromRecords,
     analyze_dmarc,
+    analyze_mail_from,
     check_dkim_tokens,
-    mail_from_check,
 )
-from maildoctor.checks.registry import CheckContext, CheckResult, Evidence, Status, check
+from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, check
 from maildoctor.clients.aws import AwsClient, AwsError
-from maildoctor.clients.dns import DnsAnswer
 from maildoctor.dnsauth.domains import (
     normalize_domain,
     organizational_domain,
     relaxed_aligned,
     strict_aligned,
-    zone_line,
 )
 
 BOUNCE_REVIEW = 0.05
@@ -40,30 +45,29 @@ BOUNCE_PAUSE = 0.10
 COMPLAINT_PAUSE = 0.005
 NOT_FOUND = "NotFoundException"
 
-T = TypeVar("T")
-
 
 # --------------------------------------------------------------------------------------------- helpers
 
 
-def _region(ctx: CheckContext) -> str:
-    return (ctx.arg("region") or ctx.clients.aws.region).strip().lower()
+class RegionArgs(Args):
+    region: str | None = Field(None, description="the SES region that sends (default: the AWS client's)")
 
 
-def jsonable(value: Any) -> Any:
-    """A boto3 answer made JSON-safe: datetimes as ISO 8601 (UTC), bytes as text, tuples as lists."""
-    if isinstance(value, datetime):
-        when = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return when.astimezone(UTC).isoformat()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+class DomainArgs(RegionArgs):
+    domain: str = Field(description="the From domain, or an address in it")
+
+
+def _region(args: RegionArgs, aws: AwsClient) -> str:
+    return (args.region or aws.region).strip().lower()
+
+
+DomainAnalysis = Callable[[AwsClient, DnsQuery, str, str], Awaitable[Analysis[Any]]]
+
+
+async def _for_domain(ctx: CheckContext[DomainArgs], analyze: DomainAnalysis) -> CheckResult:
+    """Run ``analyze(aws, dns, region, domain)`` for a check of the From domain, and report it."""
+    aws, domain = ctx.clients.aws, normalize_domain(ctx.args.domain)
+    return (await analyze(aws, ctx.clients.dns, _region(ctx.args, aws), domain)).result()
 
 
 def _num(value: Any) -> int | float | None:
@@ -77,12 +81,6 @@ def _pct(fraction: float) -> str:
     return f"{fraction * 100:.3g}%"
 
 
-def _excerpt(response: dict[str, Any], keys: Sequence[str]) -> str:
-    """A few keys of an answer as indented JSON."""
-    picked = {k: response[k] for k in keys if k in response}
-    return json.dumps(jsonable(picked), indent=2)
-
-
 def _cli(operation: str, region: str, **params: str) -> str:
     command = "".join("-" + c.lower() if c.isupper() else c for c in operation).lstrip("-")
     args = " ".join(
@@ -90,18 +88,6 @@ def _cli(operation: str, region: str, **params: str) -> str:
         for k, v in params.items()
     )
     return f"$ aws sesv2 {command} {args} --region {region}".replace("  ", " ")
-
-
-def _could_not(err: AwsError, facts: dict[str, Any], evidence: list[Evidence]) -> CheckResult:
-    return CheckResult("error", "error", f"could not check: {err}", facts, evidence)
-
-
-async def _attempt(call: Awaitable[T]) -> T | AwsError:
-    """The answer, or the AwsError that came back instead (so that one gather sees every region)."""
-    try:
-        return await call
-    except AwsError as err:
-        return err
 
 
 def domain_chain(domain: str) -> list[str]:
@@ -119,8 +105,31 @@ def domain_chain(domain: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(len(labels) - depth + 1)]
 
 
+def identity_names(who: str) -> list[str]:
+    """The identities that can stand for an address or a domain: the address itself (if it is one),
+    then its domain and the parents of that (:func:`domain_chain`)."""
+    return ([who] if "@" in who else []) + domain_chain(who)
+
+
 IDENTITY_KEYS = ("IdentityType", "VerifiedForSendingStatus", "VerificationStatus", "VerificationInfo",
                  "DkimAttributes", "MailFromAttributes")  # fmt: skip
+
+
+class IdentitySummary(Facts):
+    name: str = Field(description="the identity: an address or a domain")
+    type: str | None = Field(None, description="EMAIL_ADDRESS or DOMAIN")
+    verification_status: str | None = Field(None, description="SUCCESS, PENDING, FAILED, …")
+    verified_for_sending: bool = Field(False, description="whether SES lets it send")
+
+
+class FoundElsewhere(IdentitySummary):
+    region: str = Field(description="the region it was found in")
+
+
+class UncheckedRegion(Facts):
+    region: str = Field(description="the region that could not be checked")
+    code: str = Field(description="the error code")
+    reason: str = Field(description="what went wrong")
 
 
 @dataclass
@@ -149,6 +158,12 @@ class IdentityLookup:
         return self.response.get("VerificationStatus") if self.response else None
 
     @property
+    def error_type(self) -> str | None:
+        """VerificationInfo.ErrorType: why SES could not verify it."""
+        error_type = ((self.response or {}).get("VerificationInfo") or {}).get("ErrorType")
+        return str(error_type) if error_type else None
+
+    @property
     def dkim(self) -> dict[str, Any]:
         return dict((self.response or {}).get("DkimAttributes") or {})
 
@@ -156,13 +171,13 @@ class IdentityLookup:
     def mail_from(self) -> dict[str, Any]:
         return dict((self.response or {}).get("MailFromAttributes") or {})
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "verification_status": self.status,
-            "verified_for_sending": self.verified,
-        }
+    def summary(self) -> IdentitySummary:
+        return IdentitySummary(
+            name=self.name,
+            type=self.type,
+            verification_status=self.status,
+            verified_for_sending=self.verified,
+        )
 
     def evidence(self) -> Evidence:
         ask = _cli("GetEmailIdentity", self.region, EmailIdentity=self.name)
@@ -171,7 +186,7 @@ class IdentityLookup:
         elif self.response is None:
             answer = f"{NOT_FOUND}: Email identity {self.name} does not exist."
         else:
-            answer = _excerpt(self.response, IDENTITY_KEYS)
+            answer = excerpt(self.response, IDENTITY_KEYS)
         return Evidence(f"GetEmailIdentity {self.name} ({self.region})", f"{ask}\n{answer}")
 
 
@@ -212,140 +227,205 @@ def _domain_identity(lookups: Sequence[IdentityLookup], chain: Sequence[str]) ->
     return None
 
 
+@dataclass
+class CoveringIdentity:
+    """The most specific domain identity that covers a domain (itself or a parent) in a region."""
+
+    identity: IdentityLookup | None
+    lookups: list[IdentityLookup]
+    error: AwsError | None  # a lookup that failed (it matters when no identity was found)
+
+    def evidence(self) -> list[Evidence]:
+        return [lk.evidence() for lk in self.lookups]
+
+
+async def covering_identity(aws: AwsClient, region: str, domain: str) -> CoveringIdentity:
+    chain = domain_chain(domain)
+    lookups = await get_identities(aws, region, chain)
+    return CoveringIdentity(_domain_identity(lookups, chain), lookups, _first_error(lookups))
+
+
 # ------------------------------------------------------------------------------------------ identity
+
+
+class IdentityArgs(RegionArgs):
+    sender: str = Field(description="the sender's address (or its domain)")
+
+
+class IdentityFacts(Facts):
+    sender: str | None = Field(None, description="the sender as given")
+    domain: str | None = Field(None, description="the sender's domain")
+    region: str | None = Field(None, description="the SES region checked")
+    identities: list[IdentitySummary] = Field(
+        [], description="the identities for the sender found in the region"
+    )
+    verified_identity: str | None = Field(None, description="the identity verified for sending, if any")
+    identity_arn: str | None = Field(None, description="the ARN of that identity (or of the one to create)")
+    found_in_regions: list[str] = Field([], description="other regions where an identity for it exists")
+    found_elsewhere: list[FoundElsewhere] = Field([], description="the identities for it in other regions")
+    unchecked_regions: list[UncheckedRegion] = Field(
+        [], description="other regions that could not be checked"
+    )
+    verification_error: str | None = Field(None, description="SES's VerificationInfo.ErrorType, if any")
+    account_id: str | None = Field(None, description="the AWS account id ('*' when STS would not say)")
 
 
 @check(
     "ses.identity",
     outcomes={"pass", "not-found", "unverified"},
-    args={"sender", "region"},
-    required_args={"sender"},
+    args=IdentityArgs,
+    facts=IdentityFacts,
     iam_actions=("ses:GetEmailIdentity", "sts:GetCallerIdentity"),
 )
-async def identity_check(ctx: CheckContext) -> CheckResult:
+async def identity_check(ctx: CheckContext[IdentityArgs]) -> CheckResult:
     """The sender's address or domain (or a parent domain) is an SES identity verified for sending."""
     aws = ctx.clients.aws
-    sender = ctx.arg("sender")
-    region = _region(ctx)
+    return (await analyze_identity(aws, _region(ctx.args, aws), ctx.args.sender)).result()
+
+
+async def analyze_identity(aws: AwsClient, region: str, sender: str) -> Analysis[IdentityFacts]:
+    """Find the identity that sends for ``sender`` in ``region`` (the address, its domain or a parent
+    domain); when there is none, look for one in the other SES regions."""
     domain = normalize_domain(sender)
-    address = sender if "@" in sender else None
-    chain = domain_chain(domain)
-    facts: dict[str, Any] = {
-        "sender": sender,
-        "domain": domain,
-        "region": region,
-        "identities": [],
-        "verified_identity": None,
-        "identity_arn": None,
-        "found_in_regions": [],
-        "found_elsewhere": [],
-        "unchecked_regions": [],
-        "verification_error": None,
-        "account_id": None,
-    }
-    if not domain:
-        return CheckResult("error", "error", "could not check: no sender address given", facts)
-    names = ([address] if address else []) + chain
+    names = identity_names(sender)
+    facts = IdentityFacts(sender=sender, domain=domain, region=region)
     lookups, account = await asyncio.gather(get_identities(aws, region, names), _account_id(aws))
-    evidence = [lk.evidence() for lk in lookups]
+    a = Analysis(facts, evidence=[lk.evidence() for lk in lookups])
     err = _first_error(lookups)
     if err is not None:
-        return _could_not(err, facts, evidence)
+        return a.could_not_check(err)
     found = [lk for lk in lookups if lk.found]
-    facts["identities"] = [lk.summary() for lk in found]
     verified = next((lk for lk in found if lk.verified), None)  # the address first, then the domains
     subject = verified or (found[0] if found else None)
-    arn_name = subject.name if subject else domain
-    facts["identity_arn"] = f"arn:aws:ses:{region}:{account}:identity/{arn_name}"
-    facts["account_id"] = account
-    error_types = [
-        str((lk.response or {}).get("VerificationInfo", {}).get("ErrorType"))
-        for lk in ([verified] if verified else found)
-        if (lk.response or {}).get("VerificationInfo", {}).get("ErrorType")
-    ]
-    facts["verification_error"] = error_types[0] if error_types else None
-
+    facts.identities = [lk.summary() for lk in found]
+    facts.identity_arn = f"arn:aws:ses:{region}:{account}:identity/{subject.name if subject else domain}"
+    facts.account_id = account
+    error_types = [lk.error_type for lk in ([verified] if verified else found) if lk.error_type]
+    facts.verification_error = error_types[0] if error_types else None
     if verified is not None:
-        facts["verified_identity"] = verified.name
+        facts.verified_identity = verified.name
         kind = "address" if verified.type == "EMAIL_ADDRESS" else "domain"
         summary = f"{verified.name} is verified for sending in {region}"
         if verified.name.lower() != sender.lower():
             summary += f" (the {kind} identity covers {sender})"
-        return CheckResult("pass", "pass", summary, facts, evidence)
-
+        return a.conclude("pass", "pass", summary)
     if found:
-        parts = []
-        for lk in found:
-            part = f"{lk.name} ({lk.status or 'unknown status'}"
-            error_type = (lk.response or {}).get("VerificationInfo", {}).get("ErrorType")
-            if error_type:
-                part += f", error {error_type}"
-            dkim_status = lk.dkim.get("Status")
-            if lk.type == "DOMAIN" and dkim_status and dkim_status != "SUCCESS":
-                part += f", DKIM {dkim_status}: SES verifies a domain through its DKIM records"
-            if lk.type == "EMAIL_ADDRESS" and lk.status == "PENDING":
-                part += ": the link in SES's verification mail has not been followed"
-            parts.append(part + ")")
-        summary = (
-            f"{' and '.join(parts)} {'exists' if len(found) == 1 else 'exist'} in {region} but "
-            f"{'is' if len(found) == 1 else 'are'} not verified for sending"
-        )
-        return CheckResult("unverified", "fail", summary, facts, evidence)
+        return a.conclude("unverified", "fail", _unverified_summary(found, region))
+    return await _search_other_regions(a, aws, region, names)
 
-    # Not in the sending region: is it verified somewhere else? (A common slip: a different region.)
+
+def _unverified_summary(found: Sequence[IdentityLookup], region: str) -> str:
+    parts = []
+    for lk in found:
+        part = f"{lk.name} ({lk.status or 'unknown status'}"
+        if lk.error_type:
+            part += f", error {lk.error_type}"
+        dkim_status = lk.dkim.get("Status")
+        if lk.type == "DOMAIN" and dkim_status and dkim_status != "SUCCESS":
+            part += f", DKIM {dkim_status}: SES verifies a domain through its DKIM records"
+        if lk.type == "EMAIL_ADDRESS" and lk.status == "PENDING":
+            part += ": the link in SES's verification mail has not been followed"
+        parts.append(part + ")")
+    return (
+        f"{' and '.join(parts)} {'exists' if len(found) == 1 else 'exist'} in {region} but "
+        f"{'is' if len(found) == 1 else 'are'} not verified for sending"
+    )
+
+
+async def _search_other_regions(
+    a: Analysis[IdentityFacts], aws: AwsClient, region: str, names: list[str]
+) -> Analysis[IdentityFacts]:
+    """Not in the sending region: is it verified somewhere else? (A common slip: a different region.)"""
+    facts = a.facts
     others = [r for r in aws.ses_regions() if r != region]
-    elsewhere_names = ([address] if address else []) + chain
-    per_region = await asyncio.gather(*(get_identities(aws, r, elsewhere_names) for r in others))
-    found_elsewhere: list[dict[str, Any]] = []
-    unchecked: list[dict[str, str]] = []
+    per_region = await asyncio.gather(*(get_identities(aws, r, names) for r in others))
     absent: list[str] = []
-    for other, region_lookups in zip(others, per_region, strict=True):
-        hits = [lk for lk in region_lookups if lk.found]
-        error = _first_error(region_lookups)
-        for lk in hits:
-            found_elsewhere.append({"region": other, **lk.summary()})
+    for other, lookups in zip(others, per_region, strict=True):
+        hits = [lk for lk in lookups if lk.found]
+        error = _first_error(lookups)
+        facts.found_elsewhere += [FoundElsewhere(region=other, **lk.summary().model_dump()) for lk in hits]
         if error is not None and not hits:
-            unchecked.append({"region": other, "code": error.code, "reason": str(error)})
+            facts.unchecked_regions += [UncheckedRegion(region=other, code=error.code, reason=str(error))]
         elif not hits:
             absent.append(other)
-    regions = sorted({f["region"] for f in found_elsewhere})
-    facts["found_in_regions"] = regions
-    facts["found_elsewhere"] = found_elsewhere
-    facts["unchecked_regions"] = unchecked
+    facts.found_in_regions = sorted({f.region for f in facts.found_elsewhere})
     lines = [
-        f"{f['region']}: {f['name']} ({f['type']}, {f['verification_status']}"
-        + (", verified for sending)" if f["verified_for_sending"] else ", not verified for sending)")
-        for f in found_elsewhere
+        f"{f.region}: {f.name} ({f.type}, {f.verification_status}"
+        + (", verified for sending)" if f.verified_for_sending else ", not verified for sending)")
+        for f in facts.found_elsewhere
     ]
-    lines += [f"{u['region']}: could not check: {u['reason']}" for u in unchecked]
+    lines += [f"{u.region}: could not check: {u.reason}" for u in facts.unchecked_regions]
     lines.append(f"not found in {len(absent)} other region(s): {', '.join(absent) or '-'}")
-    evidence.append(
-        Evidence(
-            f"GetEmailIdentity {', '.join(elsewhere_names)} in {len(others)} other regions",
-            "\n".join(lines),
-        )
-    )
-    if len(elsewhere_names) == 1:
-        summary = f"{domain} is not an SES identity in {region}"
-    elif len(elsewhere_names) == 2:
-        summary = f"neither {elsewhere_names[0]} nor {elsewhere_names[1]} is an SES identity in {region}"
+    title = f"GetEmailIdentity {', '.join(names)} in {len(others)} other regions"
+    a.evidence.append(Evidence(title, "\n".join(lines)))
+    return a.conclude("not-found", "fail", _not_found_summary(facts, region, names))
+
+
+def _not_found_summary(facts: IdentityFacts, region: str, names: list[str]) -> str:
+    if len(names) == 1:
+        summary = f"{facts.domain} is not an SES identity in {region}"
+    elif len(names) == 2:
+        summary = f"neither {names[0]} nor {names[1]} is an SES identity in {region}"
     else:
-        summary = f"none of {', '.join(elsewhere_names)} is an SES identity in {region}"
-    if regions:
-        summary += f"; found in {', '.join(regions)}: send from there, or create and verify it in {region}"
-    else:
-        summary += "; not in any other SES region either"
-        if unchecked:
-            summary += f" ({len(unchecked)} region(s) could not be checked)"
-    return CheckResult("not-found", "fail", summary, facts, evidence)
+        summary = f"none of {', '.join(names)} is an SES identity in {region}"
+    if facts.found_in_regions:
+        found = ", ".join(facts.found_in_regions)
+        return summary + f"; found in {found}: send from there, or create and verify it in {region}"
+    summary += "; not in any other SES region either"
+    if facts.unchecked_regions:
+        summary += f" ({len(facts.unchecked_regions)} region(s) could not be checked)"
+    return summary
 
 
 # ------------------------------------------------------------------------------------------- account
 
+ACCOUNT_KEYS = ("ProductionAccessEnabled", "SendingEnabled", "EnforcementStatus", "SendQuota", "Details")
+_METRICS = ("Reputation.BounceRate", "Reputation.ComplaintRate")
+
+
+class AccountArgs(RegionArgs):
+    recipient: str | None = Field(None, description="a recipient, to see whether the sandbox lets it receive")
+
+
+class AccountFacts(Facts):
+    region: str | None = Field(None, description="the SES region checked")
+    recipient: str | None = Field(None, description="the recipient checked against the sandbox, if given")
+    production_access: bool | None = Field(None, description="whether the account is out of the sandbox")
+    sending_enabled: bool | None = Field(None, description="whether sending is enabled (SendingEnabled)")
+    enforcement_status: str | None = Field(None, description="HEALTHY, PROBATION or SHUTDOWN")
+    review_status: str | None = Field(None, description="the status of the latest account review, if any")
+    max_24h_send: int | float | None = Field(None, description="the 24-hour sending quota (-1: unlimited)")
+    sent_last_24h: int | float | None = Field(None, description="the messages sent in the last 24 hours")
+    quota_used_pct: float | None = Field(None, description="the share of the quota used, in percent")
+    max_send_rate: int | float | None = Field(None, description="the most messages per second")
+    bounce_rate: float | None = Field(None, description="the highest hourly bounce rate in the last 24 hours")
+    complaint_rate: float | None = Field(None, description="the highest hourly complaint rate in 24 hours")
+    bounce_review_level: float = Field(BOUNCE_REVIEW, description="the bounce rate at which SES reviews")
+    complaint_review_level: float = Field(
+        COMPLAINT_REVIEW, description="the complaint rate at which SES reviews"
+    )
+    recipient_verified: bool | None = Field(None, description="whether the recipient is a verified identity")
+    metric_errors: list[str] = Field([], description="why a reputation rate could not be read")
+    problems: list[str] = Field([], description="what stops or threatens sending")
+
+
+@check(
+    "ses.account",
+    outcomes={"pass", "sandbox", "sending-paused", "under-review", "quota-exhausted"},
+    args=AccountArgs,
+    facts=AccountFacts,
+    iam_actions=("ses:GetAccount", "ses:GetEmailIdentity", "cloudwatch:GetMetricStatistics"),
+)
+async def account_check(ctx: CheckContext[AccountArgs]) -> CheckResult:
+    """The SES account may send: production access, sending enabled, healthy, quota left."""
+    aws = ctx.clients.aws
+    now = utc_now().replace(microsecond=0)
+    return (await analyze_account(aws, _region(ctx.args, aws), ctx.args.recipient, now)).result()
+
 
 async def _max_rate(aws: AwsClient, region: str, metric: str, now: datetime) -> dict[str, Any]:
     """The highest value of an AWS/SES reputation metric over the last 24 hours, by the hour."""
-    answer = await aws.call(
+    return await aws.call(
         "cloudwatch",
         "GetMetricStatistics",
         region=region,
@@ -356,7 +436,6 @@ async def _max_rate(aws: AwsClient, region: str, metric: str, now: datetime) -> 
         Period=3600,
         Statistics=["Maximum"],
     )
-    return answer
 
 
 def _rate_of(answer: dict[str, Any] | AwsError) -> float | None:
@@ -373,57 +452,9 @@ def _rate_text(rate: float | None, answer: dict[str, Any] | AwsError) -> str:
     return "no data" if rate is None else _pct(rate)
 
 
-@check(
-    "ses.account",
-    outcomes={"pass", "sandbox", "sending-paused", "under-review", "quota-exhausted"},
-    args={"region", "recipient"},
-    iam_actions=("ses:GetAccount", "ses:GetEmailIdentity", "cloudwatch:GetMetricStatistics"),
-)
-async def account_check(ctx: CheckContext) -> CheckResult:
-    """The SES account may send: production access, sending enabled, healthy, quota left."""
-    aws = ctx.clients.aws
-    region = _region(ctx)
-    recipient = ctx.arg("recipient")
-    now = datetime.now(UTC).replace(microsecond=0)
-    facts: dict[str, Any] = {"region": region, "recipient": recipient or None}
-    recipient_names = ([recipient] if "@" in recipient else []) + domain_chain(recipient) if recipient else []
-    account_answer, bounce_answer, complaint_answer, recipient_lookups = await asyncio.gather(
-        _attempt(aws.call("sesv2", "GetAccount", region=region)),
-        _attempt(_max_rate(aws, region, "Reputation.BounceRate", now)),
-        _attempt(_max_rate(aws, region, "Reputation.ComplaintRate", now)),
-        get_identities(aws, region, recipient_names),
-    )
-    ask = _cli("GetAccount", region)
-    if isinstance(account_answer, AwsError):
-        evidence = [
-            Evidence(f"GetAccount ({region})", f"{ask}\n{account_answer.code}: {account_answer.message}")
-        ]
-        return _could_not(account_answer, facts, evidence)
-    acct = account_answer
-    evidence = [
-        Evidence(
-            f"GetAccount ({region})",
-            f"{ask}\n"
-            + _excerpt(
-                acct,
-                ("ProductionAccessEnabled", "SendingEnabled", "EnforcementStatus", "SendQuota", "Details"),
-            ),
-        )
-    ]
-    quota = acct.get("SendQuota") or {}
-    max_24h = _num(quota.get("Max24HourSend"))
-    sent = _num(quota.get("SentLast24Hours")) or 0
-    used_pct = round(sent / max_24h * 100, 1) if max_24h and max_24h > 0 else None
-    production = bool(acct.get("ProductionAccessEnabled"))
-    sending = bool(acct.get("SendingEnabled", True))
-    enforcement = acct.get("EnforcementStatus")
-    review = ((acct.get("Details") or {}).get("ReviewDetails") or {}).get("Status")
-    bounce, complaint = _rate_of(bounce_answer), _rate_of(complaint_answer)
-    metric_lines = []
-    for metric, answer in (
-        ("Reputation.BounceRate", bounce_answer),
-        ("Reputation.ComplaintRate", complaint_answer),
-    ):
+def _metric_evidence(region: str, now: datetime, answers: Sequence[dict[str, Any] | AwsError]) -> Evidence:
+    lines = []
+    for metric, answer in zip(_METRICS, answers, strict=True):
         head = (
             f"$ aws cloudwatch get-metric-statistics --namespace AWS/SES --metric-name {metric} "
             f"--statistics Maximum --period 3600 --start-time {(now - timedelta(hours=24)).isoformat()} "
@@ -438,241 +469,280 @@ async def account_check(ctx: CheckContext) -> CheckResult:
                 if points
                 else ": no data"
             )
-        metric_lines.append(f"{head}\n{body}")
-    evidence.append(Evidence(f"CloudWatch AWS/SES reputation, last 24 h ({region})", "\n".join(metric_lines)))
+        lines.append(f"{head}\n{body}")
+    return Evidence(f"CloudWatch AWS/SES reputation, last 24 h ({region})", "\n".join(lines))
 
-    # Is the recipient a verified identity (the sandbox delivers only to those)?
-    recipient_verified: bool | None = None
-    recipient_error = _first_error(recipient_lookups)
-    if recipient_lookups:
-        evidence += [lk.evidence() for lk in recipient_lookups]
-        if any(lk.verified for lk in recipient_lookups):
-            recipient_verified = True
-        elif recipient_error is None:
-            recipient_verified = False
 
-    facts.update(
-        production_access=production,
-        sending_enabled=sending,
-        enforcement_status=enforcement,
-        review_status=review,
-        max_24h_send=max_24h,
-        sent_last_24h=sent,
-        quota_used_pct=used_pct,
-        max_send_rate=_num(quota.get("MaxSendRate")),
-        bounce_rate=bounce,
-        complaint_rate=complaint,
-        bounce_review_level=BOUNCE_REVIEW,
-        complaint_review_level=COMPLAINT_REVIEW,
-        recipient_verified=recipient_verified,
-        metric_errors=[str(a) for a in (bounce_answer, complaint_answer) if isinstance(a, AwsError)],
+async def analyze_account(
+    aws: AwsClient, region: str, recipient: str | None, now: datetime
+) -> Analysis[AccountFacts]:
+    """Read the account in ``region`` (GetAccount), its reputation rates over the 24 hours before
+    ``now`` and, given a recipient, whether it is a verified identity (the sandbox delivers only to
+    those); and say whether the account may send."""
+    answer, bounce, complaint, lookups = await asyncio.gather(
+        capture(aws.call("sesv2", "GetAccount", region=region)),
+        capture(_max_rate(aws, region, _METRICS[0], now)),
+        capture(_max_rate(aws, region, _METRICS[1], now)),
+        get_identities(aws, region, identity_names(recipient) if recipient else []),
     )
+    a = Analysis(AccountFacts(region=region, recipient=recipient))
+    ask = _cli("GetAccount", region)
+    if isinstance(answer, AwsError):
+        a.evidence.append(Evidence(f"GetAccount ({region})", f"{ask}\n{answer.code}: {answer.message}"))
+        return a.could_not_check(answer)
+    a.evidence = [
+        Evidence(f"GetAccount ({region})", f"{ask}\n" + excerpt(answer, ACCOUNT_KEYS)),
+        _metric_evidence(region, now, [bounce, complaint]),
+        *(lk.evidence() for lk in lookups),  # is the recipient verified (the sandbox delivers only to those)?
+    ]
+    _read_account(a.facts, answer, bounce, complaint)
+    recipient_error = _first_error(lookups)
+    if any(lk.verified for lk in lookups):
+        a.facts.recipient_verified = True
+    elif lookups and recipient_error is None:
+        a.facts.recipient_verified = False
+    state = _account_state(a.facts)
+    a.facts.problems = state.problems
+    rates = (
+        f"bounce {_rate_text(a.facts.bounce_rate, bounce)}, "
+        f"complaint {_rate_text(a.facts.complaint_rate, complaint)}"
+    )
+    return _account_verdict(a, state, recipient_error, rates)
 
-    problems: list[str] = []
-    paused: list[str] = []
-    if not sending:
-        paused.append("sending is disabled (SendingEnabled false)")
-    if enforcement == "SHUTDOWN":
-        paused.append("the account is shut down (EnforcementStatus SHUTDOWN)")
-    problems += paused
-    exhausted = max_24h is not None and max_24h > 0 and sent >= max_24h
-    if exhausted:
-        problems.append(f"the 24-hour quota is used up: {sent} of {max_24h} sent in the last 24 hours")
-    review_reasons: list[str] = []
-    if enforcement == "PROBATION":
-        review_reasons.append("the account is on probation (EnforcementStatus PROBATION)")
-    if bounce is not None and bounce >= BOUNCE_REVIEW:
-        level = "pause" if bounce >= BOUNCE_PAUSE else "review"
-        limit = BOUNCE_PAUSE if level == "pause" else BOUNCE_REVIEW
-        review_reasons.append(
-            f"the bounce rate {_pct(bounce)} is at or above the {_pct(limit)} {level} level"
+
+def _read_account(
+    facts: AccountFacts,
+    acct: dict[str, Any],
+    bounce: dict[str, Any] | AwsError,
+    complaint: dict[str, Any] | AwsError,
+) -> None:
+    quota = acct.get("SendQuota") or {}
+    max_24h = _num(quota.get("Max24HourSend"))
+    sent = _num(quota.get("SentLast24Hours")) or 0
+    facts.production_access = bool(acct.get("ProductionAccessEnabled"))
+    facts.sending_enabled = bool(acct.get("SendingEnabled", True))
+    facts.enforcement_status = acct.get("EnforcementStatus")
+    facts.review_status = ((acct.get("Details") or {}).get("ReviewDetails") or {}).get("Status")
+    facts.max_24h_send = max_24h
+    facts.sent_last_24h = sent
+    facts.quota_used_pct = round(sent / max_24h * 100, 1) if max_24h and max_24h > 0 else None
+    facts.max_send_rate = _num(quota.get("MaxSendRate"))
+    facts.bounce_rate, facts.complaint_rate = _rate_of(bounce), _rate_of(complaint)
+    facts.metric_errors = [str(x) for x in (bounce, complaint) if isinstance(x, AwsError)]
+
+
+@dataclass
+class _AccountState:
+    """What stands in the way of sending, by kind, in the order the problems are listed."""
+
+    paused: list[str]
+    exhausted: str | None
+    review: list[str]
+    other: list[str]  # the sandbox, or a pending or failed review
+
+    @property
+    def problems(self) -> list[str]:
+        return [*self.paused, *([self.exhausted] if self.exhausted else []), *self.review, *self.other]
+
+
+def _rate_reason(what: str, rate: float | None, review: float, pause: float) -> list[str]:
+    if rate is None or rate < review:
+        return []
+    level, limit = ("pause", pause) if rate >= pause else ("review", review)
+    return [f"the {what} rate {_pct(rate)} is at or above the {_pct(limit)} {level} level"]
+
+
+def _account_state(f: AccountFacts) -> _AccountState:
+    paused = [
+        reason
+        for reason, on in (
+            ("sending is disabled (SendingEnabled false)", not f.sending_enabled),
+            ("the account is shut down (EnforcementStatus SHUTDOWN)", f.enforcement_status == "SHUTDOWN"),
         )
-    if complaint is not None and complaint >= COMPLAINT_REVIEW:
-        level = "pause" if complaint >= COMPLAINT_PAUSE else "review"
-        limit = COMPLAINT_PAUSE if level == "pause" else COMPLAINT_REVIEW
-        review_reasons.append(
-            f"the complaint rate {_pct(complaint)} is at or above the {_pct(limit)} {level} level"
-        )
-    problems += review_reasons
-    if not production:
-        request = f" (production access request: {review})" if review else ""
-        if recipient and recipient_verified is False:
-            problems.append(
-                f"the account is in the SES sandbox{request} and {recipient} is not a verified identity"
+        if on
+    ]
+    max_24h, sent = f.max_24h_send, f.sent_last_24h or 0
+    exhausted = None
+    if max_24h is not None and max_24h > 0 and sent >= max_24h:
+        exhausted = f"the 24-hour quota is used up: {sent} of {max_24h} sent in the last 24 hours"
+    review = (
+        ["the account is on probation (EnforcementStatus PROBATION)"]
+        if f.enforcement_status == "PROBATION"
+        else []
+    )
+    review += _rate_reason("bounce", f.bounce_rate, BOUNCE_REVIEW, BOUNCE_PAUSE)
+    review += _rate_reason("complaint", f.complaint_rate, COMPLAINT_REVIEW, COMPLAINT_PAUSE)
+    other = []
+    if not f.production_access:
+        request = f" (production access request: {f.review_status})" if f.review_status else ""
+        if f.recipient and f.recipient_verified is False:
+            other.append(
+                f"the account is in the SES sandbox{request} and {f.recipient} is not a verified identity"
             )
         else:
-            problems.append(
+            other.append(
                 f"the account is in the SES sandbox{request}: it delivers only to verified identities"
             )
-    elif review in ("PENDING", "DENIED", "FAILED"):
-        problems.append(f"the latest account review (ReviewDetails) is {review}")
-    facts["problems"] = problems
+    elif f.review_status in ("PENDING", "DENIED", "FAILED"):
+        other.append(f"the latest account review (ReviewDetails) is {f.review_status}")
+    return _AccountState(paused, exhausted, review, other)
+
+
+def _account_verdict(
+    a: Analysis[AccountFacts], state: _AccountState, recipient_error: AwsError | None, rates: str
+) -> Analysis[AccountFacts]:
+    f = a.facts
+    region, problems = f.region, state.problems
 
     def also(shown: Sequence[str]) -> str:
         rest = [p for p in problems if p not in shown]
         return f"; also: {'; '.join(rest)}" if rest else ""
 
-    if paused:
-        summary = f"sending is paused for the account in {region}: {'; '.join(paused)}{also(paused)}"
-        return CheckResult("sending-paused", "fail", summary, facts, evidence)
-    if exhausted:
-        shown = [problems[len(paused)]]
+    if state.paused:
         summary = (
-            f"the 24-hour sending quota in {region} is used up: {sent} of {max_24h} messages sent in the last "
-            f"24 hours; SES refuses more until the window moves on or the quota is raised{also(shown)}"
+            f"sending is paused for the account in {region}: {'; '.join(state.paused)}{also(state.paused)}"
         )
-        return CheckResult("quota-exhausted", "fail", summary, facts, evidence)
-    if review_reasons:
+        return a.conclude("sending-paused", "fail", summary)
+    if state.exhausted:
         summary = (
-            f"the account in {region} is under review: {'; '.join(review_reasons)}{also(review_reasons)}"
+            f"the 24-hour sending quota in {region} is used up: {f.sent_last_24h} of {f.max_24h_send} "
+            "messages sent in the last 24 hours; SES refuses more until the window moves on or the quota is "
+            f"raised{also([state.exhausted])}"
         )
-        return CheckResult("under-review", "warn", summary, facts, evidence)
-    if not production:
-        request = f"; the production access request is {review}" if review else ""
-        if recipient and recipient_verified is False:
-            summary = (
-                f"the account is in the SES sandbox in {region} and {recipient} is not a verified identity "
-                f"there: the sandbox delivers only to verified addresses and domains{request}"
-            )
-            return CheckResult("sandbox", "fail", summary, facts, evidence)
-        if recipient and recipient_verified:
-            summary = (
-                f"the account is in the SES sandbox in {region}, but {recipient} is a verified identity, "
-                f"so the sandbox lets it receive{request}"
-            )
-            return CheckResult("pass", "pass", summary, facts, evidence)
-        why = (
-            f"could not tell whether {recipient} is verified: {recipient_error}"
-            if recipient_error
-            else "no recipient given to check"
-        )
-        summary = (
-            f"the account is in the SES sandbox in {region}: it delivers only to verified addresses and "
-            f"domains ({why}){request}"
-        )
-        return CheckResult("pass", "warn", summary, facts, evidence)
-    rates = f"bounce {_rate_text(bounce, bounce_answer)}, complaint {_rate_text(complaint, complaint_answer)}"
-    used = f" ({used_pct}%)" if used_pct is not None else ""
+        return a.conclude("quota-exhausted", "fail", summary)
+    if state.review:
+        summary = f"the account in {region} is under review: {'; '.join(state.review)}{also(state.review)}"
+        return a.conclude("under-review", "warn", summary)
+    if not f.production_access:
+        return _sandbox_verdict(a, recipient_error)
+    used = f" ({f.quota_used_pct}%)" if f.quota_used_pct is not None else ""
     summary = (
-        f"the account in {region} has production access and may send: {sent} of {max_24h} sent in 24 h"
-        f"{used}, {rates}{also([])}"
+        f"the account in {region} has production access and may send: {f.sent_last_24h} of {f.max_24h_send} "
+        f"sent in 24 h{used}, {rates}{also([])}"
     )
-    return CheckResult("pass", "warn" if problems else "pass", summary, facts, evidence)
+    return a.conclude("pass", "warn" if problems else "pass", summary)
+
+
+def _sandbox_verdict(a: Analysis[AccountFacts], recipient_error: AwsError | None) -> Analysis[AccountFacts]:
+    f = a.facts
+    region, recipient = f.region, f.recipient
+    request = f"; the production access request is {f.review_status}" if f.review_status else ""
+    if recipient and f.recipient_verified is False:
+        summary = (
+            f"the account is in the SES sandbox in {region} and {recipient} is not a verified identity "
+            f"there: the sandbox delivers only to verified addresses and domains{request}"
+        )
+        return a.conclude("sandbox", "fail", summary)
+    if recipient and f.recipient_verified:
+        summary = (
+            f"the account is in the SES sandbox in {region}, but {recipient} is a verified identity, "
+            f"so the sandbox lets it receive{request}"
+        )
+        return a.conclude("pass", "pass", summary)
+    why = (
+        f"could not tell whether {recipient} is verified: {recipient_error}"
+        if recipient_error
+        else "no recipient given to check"
+    )
+    summary = (
+        f"the account is in the SES sandbox in {region}: it delivers only to verified addresses and "
+        f"domains ({why}){request}"
+    )
+    return a.conclude("pass", "warn", summary)
 
 
 # ---------------------------------------------------------------------------------------------- DKIM
 
-_WRONG = ("missing", "no-cname", "wrong-target")
 
-
-async def _covering_domain_identity(
-    aws: AwsClient, region: str, domain: str
-) -> tuple[IdentityLookup | None, list[IdentityLookup], AwsError | None]:
-    """The most specific domain identity that covers ``domain`` (itself or a parent) in ``region``."""
-    chain = domain_chain(domain)
-    lookups = await get_identities(aws, region, chain)
-    return _domain_identity(lookups, chain), lookups, _first_error(lookups)
-
-
-def _dkim_records_to_add(records: list[dict[str, Any]]) -> list[str]:
-    return [zone_line(r["name"], DKIM_TTL, "CNAME", r["expected"] + ".") for r in records]
+class SesDkimFacts(DkimFacts):
+    region: str | None = Field(None, description="the SES region checked")
+    identity: str | None = Field(None, description="the domain identity that covers the domain")
+    status: str | None = Field(None, description="the identity's DKIM status (SUCCESS, PENDING, FAILED …)")
+    signing_enabled: bool | None = Field(None, description="whether SES signs its mail with DKIM")
+    origin: str | None = Field(None, description="AWS_SES (Easy DKIM) or EXTERNAL (your own key, BYODKIM)")
 
 
 @check(
     "ses.dkim",
     outcomes={"pass", "records-missing", "not-verified", "not-enabled"},
-    args={"domain", "region"},
-    required_args={"domain"},
+    args=DomainArgs,
+    facts=SesDkimFacts,
     iam_actions=("ses:GetEmailIdentity",),
 )
-async def dkim_check(ctx: CheckContext) -> CheckResult:
+async def dkim_check(ctx: CheckContext[DomainArgs]) -> CheckResult:
     """SES signs for the domain with DKIM: signing on, the Easy DKIM CNAMEs in DNS, status SUCCESS."""
-    aws = ctx.clients.aws
-    region = _region(ctx)
-    domain = normalize_domain(ctx.arg("domain"))
-    facts: dict[str, Any] = {
-        "domain": domain,
-        "region": region,
-        "identity": None,
-        "status": None,
-        "signing_enabled": None,
-        "origin": None,
-        "tokens": [],
-        "records": [],
-        "records_to_add": [],
-        "missing_count": 0,
-    }
-    if not domain:
-        return CheckResult("error", "error", "could not check: no domain given", facts)
-    identity, lookups, err = await _covering_domain_identity(aws, region, domain)
-    evidence = [lk.evidence() for lk in lookups]
-    if err is not None and identity is None:
-        return _could_not(err, facts, evidence)
+    return await _for_domain(ctx, analyze_dkim)
+
+
+async def analyze_dkim(aws: AwsClient, dns: DnsQuery, region: str, domain: str) -> Analysis[SesDkimFacts]:
+    """How SES signs for ``domain``: the domain identity that covers it, its DKIM settings and (Easy
+    DKIM) the CNAME records in DNS."""
+    covering = await covering_identity(aws, region, domain)
+    a = Analysis(SesDkimFacts(domain=domain, region=region), evidence=covering.evidence())
+    identity = covering.identity
     if identity is None:
-        summary = f"no domain identity for {domain} in {region}: DKIM not checked"
-        return CheckResult("not-enabled", "skipped", summary, facts, evidence)
-    dkim = identity.dkim
-    status = dkim.get("Status")
-    signing = bool(dkim.get("SigningEnabled"))
-    origin = dkim.get("SigningAttributesOrigin") or "AWS_SES"
-    tokens = [str(t) for t in dkim.get("Tokens") or []]
-    name = identity.name
-    via = f" (through the parent identity {name})" if name != domain else ""
-    facts.update(identity=name, status=status, signing_enabled=signing, origin=origin, tokens=tokens)
-
-    not_signing = f"SES does not sign mail from {domain} with DKIM{via} (SigningEnabled false): DMARC can only align through SPF"
-    if origin == "EXTERNAL":
-        note = (
-            f"{name} uses your own DKIM key (BYODKIM): its record is the TXT record at "
-            f"<your selector>._domainkey.{name}, not checked here"
+        if covering.error is not None:
+            return a.could_not_check(covering.error)
+        return a.conclude(
+            "not-enabled", "skipped", f"no domain identity for {domain} in {region}: DKIM not checked"
         )
-        facts["problems"] = []
-        if status != "SUCCESS":
-            summary = f"SES reports DKIM status {status} for {name}{via}; {note}"
-            facts["problems"] = [f"DKIM status {status}"]
-            return CheckResult("not-verified", "fail", summary, facts, evidence)
-        if not signing:
-            return CheckResult("not-enabled", "warn", not_signing, facts, evidence)
-        return CheckResult(
-            "pass", "pass", f"SES signs for {domain}{via} with DKIM, status SUCCESS; {note}", facts, evidence
-        )
+    f, dkim = a.facts, identity.dkim
+    f.identity, f.status = identity.name, dkim.get("Status")
+    f.signing_enabled = bool(dkim.get("SigningEnabled"))
+    f.origin = dkim.get("SigningAttributesOrigin") or "AWS_SES"
+    f.tokens = [str(t) for t in dkim.get("Tokens") or []]
+    if f.origin == "EXTERNAL":
+        return _byodkim_verdict(a)
+    if not f.tokens:
+        f.problems = [f"no Easy DKIM tokens for {f.identity} (DKIM status {f.status})"]
+        summary = f"DKIM is not set up for {f.identity}{_via(f)} (no Easy DKIM tokens, status {f.status})"
+        return a.conclude("not-enabled", "warn", summary if f.signing_enabled else _not_signing(f))
+    found = await check_dkim_tokens(dns, identity.name, f.tokens)
+    a.evidence += found.evidence()
+    return _easy_dkim_verdict(a, found)
 
-    if not tokens:
-        facts["problems"] = [f"no Easy DKIM tokens for {name} (DKIM status {status})"]
-        summary = f"DKIM is not set up for {name}{via} (no Easy DKIM tokens, status {status})"
-        if not signing:
-            summary = not_signing
-        return CheckResult("not-enabled", "warn", summary, facts, evidence)
 
-    records, answers = await check_dkim_tokens(ctx.clients.dns, name, tokens)
-    evidence += [_dns_evidence(a) for a in answers]
-    wrong = [r for r in records if r["status"] in _WRONG]
-    failed = [r for r in records if r["status"] != "ok" and r["status"] not in _WRONG]
-    problems = [r["detail"] for r in wrong + failed]
-    if status != "SUCCESS":
-        problems.append(f"SES reports DKIM status {status}")
-    if not signing:
-        problems.append("DKIM signing is disabled (SigningEnabled false)")
-    facts.update(
-        records=records,
-        missing_count=len(wrong),
-        records_to_add=_dkim_records_to_add(wrong),
-        problems=problems,
+def _via(f: SesDkimFacts) -> str:
+    return f" (through the parent identity {f.identity})" if f.identity != f.domain else ""
+
+
+def _not_signing(f: SesDkimFacts) -> str:
+    return (
+        f"SES does not sign mail from {f.domain} with DKIM{_via(f)} (SigningEnabled false): DMARC can only "
+        "align through SPF"
     )
-    if wrong:
-        unchecked = f"; {len(failed)} could not be checked" if failed else ""
-        summary = (
-            f"{len(wrong)} of {len(records)} DKIM CNAME records for {name} missing or wrong: "
-            + "; ".join(r["detail"] for r in wrong)
-            + f"{unchecked} (SES reports DKIM status {status})"
+
+
+def _byodkim_verdict(a: Analysis[SesDkimFacts]) -> Analysis[SesDkimFacts]:
+    f = a.facts
+    note = (
+        f"{f.identity} uses your own DKIM key (BYODKIM): its record is the TXT record at "
+        f"<your selector>._domainkey.{f.identity}, not checked here"
+    )
+    if f.status != "SUCCESS":
+        f.problems = [f"DKIM status {f.status}"]
+        return a.conclude(
+            "not-verified", "fail", f"SES reports DKIM status {f.status} for {f.identity}{_via(f)}; {note}"
         )
-        return CheckResult("records-missing", "fail", summary, facts, evidence)
-    if failed:
-        first = failed[0]["detail"]
-        more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
-        return CheckResult("error", "error", f"could not check: {first}{more}", facts, evidence)
-    if status != "SUCCESS":
-        if status == "FAILED":
+    if not f.signing_enabled:
+        return a.conclude("not-enabled", "warn", _not_signing(f))
+    return a.conclude("pass", "pass", f"SES signs for {f.domain}{_via(f)} with DKIM, status SUCCESS; {note}")
+
+
+def _easy_dkim_verdict(a: Analysis[SesDkimFacts], found: DkimLookup) -> Analysis[SesDkimFacts]:
+    f = a.facts
+    found.fill(f)
+    if f.status != "SUCCESS":
+        f.problems.append(f"SES reports DKIM status {f.status}")
+    if not f.signing_enabled:
+        f.problems.append("DKIM signing is disabled (SigningEnabled false)")
+    if found.wrong:
+        summary = found.wrong_summary(f.identity or "") + f" (SES reports DKIM status {f.status})"
+        return a.conclude("records-missing", "fail", summary)
+    if found.failed:
+        return a.could_not_check(found.failure())
+    if f.status != "SUCCESS":
+        if f.status == "FAILED":
             when = (
                 "SES has stopped checking (FAILED): now that the records are right, restart DKIM "
                 "verification for the identity (SES console: the identity's DKIM panel)"
@@ -682,20 +752,19 @@ async def dkim_check(ctx: CheckContext) -> CheckResult:
                 "SES re-checks the records on its own schedule (it can take up to 72 hours after they appear)"
             )
         summary = (
-            f"all {len(records)} DKIM CNAME records for {name} are right, but SES reports DKIM status {status}: "
-            f"{when}"
+            f"all {len(found.records)} DKIM CNAME records for {f.identity} are right, but SES reports DKIM "
+            f"status {f.status}: {when}"
         )
-        if not signing:
+        if not f.signing_enabled:
             summary += "; signing is also disabled"
-        return CheckResult("not-verified", "fail", summary, facts, evidence)
-    if not signing:
-        return CheckResult("not-enabled", "warn", not_signing, facts, evidence)
-    summary = f"SES signs for {domain}{via} with Easy DKIM (status SUCCESS); all {len(records)} CNAME records are in place"
-    return CheckResult("pass", "pass", summary, facts, evidence)
-
-
-def _dns_evidence(answer: DnsAnswer) -> Evidence:
-    return Evidence(f"{answer.rdtype} {answer.name}", answer.describe())
+        return a.conclude("not-verified", "fail", summary)
+    if not f.signing_enabled:
+        return a.conclude("not-enabled", "warn", _not_signing(f))
+    summary = (
+        f"SES signs for {f.domain}{_via(f)} with Easy DKIM (status SUCCESS); all {len(found.records)} CNAME "
+        "records are in place"
+    )
+    return a.conclude("pass", "pass", summary)
 
 
 # ----------------------------------------------------------------------------------------- MAIL FROM
@@ -708,229 +777,228 @@ _BEHAVIOR = {
 }
 
 
+class SesMailFromFacts(MailFromRecords):
+    domain: str | None = Field(None, description="the From domain")
+    identity: str | None = Field(None, description="the domain identity that covers it")
+    status: str | None = Field(None, description="SES's MailFromDomainStatus (SUCCESS, PENDING, FAILED …)")
+    behavior_on_mx_failure: str | None = Field(None, description="USE_DEFAULT_VALUE or REJECT_MESSAGE")
+
+
 @check(
     "ses.mail_from",
     outcomes={"pass", "skipped", "not-verified", "mx-missing", "spf-missing"},
-    args={"domain", "region"},
-    required_args={"domain"},
+    args=DomainArgs,
+    facts=SesMailFromFacts,
     iam_actions=("ses:GetEmailIdentity",),
 )
-async def mail_from_ses_check(ctx: CheckContext) -> CheckResult:
+async def mail_from_ses_check(ctx: CheckContext[DomainArgs]) -> CheckResult:
     """The identity's custom MAIL FROM domain has its MX and SPF records and SES has verified it."""
-    aws = ctx.clients.aws
-    region = _region(ctx)
-    domain = normalize_domain(ctx.arg("domain"))
-    expected = f"feedback-smtp.{region}.amazonses.com"
-    facts: dict[str, Any] = {
-        "domain": domain,
-        "identity": None,
-        "mail_from_domain": None,
-        "region": region,
-        "status": None,
-        "behavior_on_mx_failure": None,
-        "mx": [],
-        "expected_mx": expected,
-        "spf_record": None,
-        "problems": [],
-        "records_to_add": [],
-    }
-    if not domain:
-        return CheckResult("error", "error", "could not check: no domain given", facts)
-    identity, lookups, err = await _covering_domain_identity(aws, region, domain)
-    evidence = [lk.evidence() for lk in lookups]
-    if err is not None and identity is None:
-        return _could_not(err, facts, evidence)
+    return await _for_domain(ctx, analyze_ses_mail_from)
+
+
+async def analyze_ses_mail_from(
+    aws: AwsClient, dns: DnsQuery, region: str, domain: str
+) -> Analysis[SesMailFromFacts]:
+    """The custom MAIL FROM domain of the identity that covers ``domain``: what SES says of it, and its
+    MX and SPF records (:func:`maildoctor.checks.dns.analyze_mail_from`)."""
+    covering = await covering_identity(aws, region, domain)
+    facts = SesMailFromFacts(
+        domain=domain, region=region, expected_mx=f"feedback-smtp.{region}.amazonses.com"
+    )
+    a = Analysis(facts, evidence=covering.evidence())
+    identity = covering.identity
     if identity is None:
+        if covering.error is not None:
+            return a.could_not_check(covering.error)
         summary = f"no domain identity for {domain} in {region}: no custom MAIL FROM domain to check"
-        return CheckResult("skipped", "skipped", summary, facts, evidence)
+        return a.conclude("skipped", "skipped", summary)
     attrs = identity.mail_from
     mail_from = normalize_domain(str(attrs.get("MailFromDomain") or ""))
-    status = attrs.get("MailFromDomainStatus")
-    behavior = attrs.get("BehaviorOnMxFailure")
-    facts.update(identity=identity.name, mail_from_domain=mail_from or None, status=status,
-                 behavior_on_mx_failure=behavior)  # fmt: skip
+    facts.identity, facts.mail_from_domain = identity.name, mail_from or None
+    facts.status, facts.behavior_on_mx_failure = (
+        attrs.get("MailFromDomainStatus"),
+        attrs.get("BehaviorOnMxFailure"),
+    )
     if not mail_from:
         summary = "no custom MAIL FROM domain: SES uses amazonses.com, so SPF cannot align"
-        return CheckResult("skipped", "info", summary, facts, evidence)
+        return a.conclude("skipped", "info", summary)
+    records = await analyze_mail_from(dns, mail_from, region, identity.name)
+    a.evidence += records.evidence
+    return _ses_mail_from_verdict(a, records)
 
-    dns_ctx = CheckContext(
-        clients=ctx.clients,
-        args={"mail_from_domain": mail_from, "region": region, "identity_domain": identity.name},
-        inputs=ctx.inputs,
-        facts=ctx.facts,
-    )
-    dns_result = await mail_from_check(dns_ctx)
-    evidence += dns_result.evidence
-    dns_facts = dns_result.facts
-    problems = list(dns_facts.get("problems") or [])
-    facts.update(
-        mx=list(dns_facts.get("mx") or []),
-        expected_mx=dns_facts.get("expected_mx", expected),
-        spf_record=dns_facts.get("spf_record"),
-        spf_records=list(dns_facts.get("spf_records") or []),
-        records_to_add=list(dns_facts.get("records_to_add") or []),
-    )
+
+def _ses_mail_from_verdict(
+    a: Analysis[SesMailFromFacts], records: MailFromAnalysis
+) -> Analysis[SesMailFromFacts]:
+    f = a.facts
+    for name in MailFromRecords.model_fields:  # the DNS side, as dns.mail_from found it
+        setattr(f, name, getattr(records.facts, name))
+    mail_from, status, behavior = f.mail_from_domain, f.status, f.behavior_on_mx_failure
     status_problem = None
     if status != "SUCCESS":
         status_problem = f"SES reports the MAIL FROM status of {mail_from} as {status}"
         if behavior in _BEHAVIOR:
-            status_problem += f"; {_BEHAVIOR[behavior]}"
-        problems.append(status_problem)
-    facts["problems"] = problems
-
-    if dns_result.outcome in ("mx-missing", "spf-missing", "error"):
-        summary = dns_result.summary
-        if status_problem and dns_result.outcome != "error":
+            status_problem += f"; {_BEHAVIOR[str(behavior)]}"
+        f.problems = [*f.problems, status_problem]
+    dns = records.result()
+    if dns.outcome in ("mx-missing", "spf-missing", "error"):
+        summary = dns.summary
+        if status_problem and dns.outcome != "error":
             summary += f" (SES status {status}, BehaviorOnMxFailure {behavior})"
-        return CheckResult(dns_result.outcome, dns_result.status, summary, facts, evidence)
+        return a.conclude(dns.outcome, dns.status, summary)
     if status_problem:
         summary = (
             f"the MX and SPF records of {mail_from} are right, but SES reports its MAIL FROM status as "
-            f"{status} (SES re-checks on its own schedule); {_BEHAVIOR.get(str(behavior), f'BehaviorOnMxFailure {behavior}')}"
+            f"{status} (SES re-checks on its own schedule); "
+            + _BEHAVIOR.get(str(behavior), f"BehaviorOnMxFailure {behavior}")
         )
-        return CheckResult("not-verified", "fail", summary, facts, evidence)
-    summary = f"custom MAIL FROM {mail_from} is verified (SUCCESS): {dns_result.summary.removeprefix(f'MAIL FROM {mail_from}: ')}"
-    status_out: Status = "warn" if dns_result.status == "warn" else "pass"
-    return CheckResult("pass", status_out, summary, facts, evidence)
+        return a.conclude("not-verified", "fail", summary)
+    found = dns.summary.removeprefix(f"MAIL FROM {mail_from}: ")
+    summary = f"custom MAIL FROM {mail_from} is verified (SUCCESS): {found}"
+    return a.conclude("pass", "warn" if dns.status == "warn" else "pass", summary)
 
 
 # ------------------------------------------------------------------------------------ DMARC alignment
 
 
+class AlignmentFacts(Facts):
+    domain: str | None = Field(None, description="the From domain")
+    region: str | None = Field(None, description="the SES region checked")
+    policy: str | None = Field(None, description="the DMARC policy that applies to the domain")
+    adkim: str | None = Field(None, description="DKIM alignment asked for: r (relaxed) or s (strict)")
+    aspf: str | None = Field(None, description="SPF alignment asked for: r (relaxed) or s (strict)")
+    dkim_aligned: bool | None = Field(None, description="whether SES's DKIM signature aligns")
+    spf_aligned: bool | None = Field(None, description="whether SES's MAIL FROM (SPF) aligns")
+    dkim_reason: str | None = Field(None, description="why DKIM aligns or not")
+    spf_reason: str | None = Field(None, description="why SPF aligns or not")
+    dmarc_record: str | None = Field(None, description="the DMARC record")
+    found_at: str | None = Field(None, description="where the DMARC record was found (_dmarc.<domain>)")
+    identity: str | None = Field(None, description="the domain identity that covers the domain")
+    signing_domain: str | None = Field(None, description="the d= SES signs with, when it signs")
+    mail_from_domain: str | None = Field(None, description="the identity's custom MAIL FROM domain, if any")
+
+
 @check(
     "ses.dmarc_alignment",
     outcomes={"pass", "unaligned", "skipped"},
-    args={"domain", "region"},
-    required_args={"domain"},
+    args=DomainArgs,
+    facts=AlignmentFacts,
     iam_actions=("ses:GetEmailIdentity",),
 )
-async def dmarc_alignment_check(ctx: CheckContext) -> CheckResult:
+async def dmarc_alignment_check(ctx: CheckContext[DomainArgs]) -> CheckResult:
     """Mail SES sends for the From domain can pass DMARC: DKIM or SPF aligns as the policy asks."""
-    aws = ctx.clients.aws
-    region = _region(ctx)
-    domain = normalize_domain(ctx.arg("domain"))
-    facts: dict[str, Any] = {
-        "domain": domain,
-        "region": region,
-        "policy": None,
-        "adkim": None,
-        "aspf": None,
-        "dkim_aligned": None,
-        "spf_aligned": None,
-        "dkim_reason": None,
-        "spf_reason": None,
-        "dmarc_record": None,
-        "found_at": None,
-    }
-    if not domain:
-        return CheckResult("error", "error", "could not check: no domain given", facts)
-    dmarc, (identity, lookups, err) = await asyncio.gather(
-        analyze_dmarc(ctx.clients.dns, domain), _covering_domain_identity(aws, region, domain)
-    )
-    evidence = [_dns_evidence(a) for a in dmarc.answers]
-    record = dmarc.parsed
-    policy = dmarc.effective_policy
-    facts.update(
-        policy=policy,
+    return await _for_domain(ctx, analyze_alignment)
+
+
+async def analyze_alignment(
+    aws: AwsClient, dns: DnsQuery, region: str, domain: str
+) -> Analysis[AlignmentFacts]:
+    """Whether mail SES sends for ``domain`` can pass its DMARC policy: the policy, and how SES signs
+    (DKIM d=) and what MAIL FROM it uses (SPF) for the identity that covers the domain."""
+    dmarc, covering = await asyncio.gather(analyze_dmarc(dns, domain), covering_identity(aws, region, domain))
+    record, identity = dmarc.parsed, covering.identity
+    facts = AlignmentFacts(
+        domain=domain,
+        region=region,
+        policy=dmarc.effective_policy,
         adkim=record.adkim if record else None,
         aspf=record.aspf if record else None,
         dmarc_record=record.text if record else None,
         found_at=dmarc.found_at,
     )
+    a = Analysis(facts, evidence=dmarc.evidence())
     if dmarc.outcome == "error":
-        return CheckResult("error", "error", dmarc.summary, facts, evidence)
-    if record is None or policy in (None, "none") or len(dmarc.records) > 1:
+        return a.conclude("error", "error", dmarc.summary)
+    if record is None or facts.policy in (None, "none") or len(dmarc.records) > 1:
         if record is None:
             why = "no DMARC record"
         elif len(dmarc.records) > 1:
             why = f"{len(dmarc.records)} DMARC records at {dmarc.found_at} (receivers then apply none)"
         else:
-            why = f"the DMARC policy at {dmarc.found_at} is {policy or 'missing or invalid'}"
-        return CheckResult("skipped", "skipped", f"{why}: DMARC does not enforce", facts, evidence)
-    evidence += [lk.evidence() for lk in lookups]
-    if err is not None and identity is None:
-        return _could_not(err, facts, evidence)
-    assert record is not None
-    adkim, aspf = record.adkim, record.aspf
+            why = f"the DMARC policy at {dmarc.found_at} is {facts.policy or 'missing or invalid'}"
+        return a.conclude("skipped", "skipped", f"{why}: DMARC does not enforce")
+    a.evidence += covering.evidence()
+    if identity is None and covering.error is not None:
+        return a.could_not_check(covering.error)
+    facts.identity = identity.name if identity else None
+    facts.dkim_aligned, facts.dkim_reason, facts.signing_domain = _dkim_alignment(
+        identity, domain, region, record.adkim
+    )
+    attrs = identity.mail_from if identity else {}
+    facts.mail_from_domain = normalize_domain(str(attrs.get("MailFromDomain") or "")) or None
+    facts.spf_aligned, facts.spf_reason = _spf_alignment(
+        facts.mail_from_domain, attrs.get("MailFromDomainStatus"), domain, record.aspf
+    )
+    head = f"DMARC p={facts.policy} (adkim={record.adkim}, aspf={record.aspf})"
+    if facts.dkim_aligned or facts.spf_aligned:
+        how = " and ".join(x for x, ok in (("DKIM", facts.dkim_aligned), ("SPF", facts.spf_aligned)) if ok)
+        reason = facts.dkim_reason if facts.dkim_aligned else facts.spf_reason
+        return a.conclude("pass", "pass", f"{head}: SES mail from {domain} aligns through {how}: {reason}")
+    summary = (
+        f"{head} and SES mail from {domain} cannot align: DKIM: {facts.dkim_reason}; SPF: {facts.spf_reason}"
+    )
+    return a.conclude("unaligned", "fail", summary)
 
-    # DKIM: SES signs with d=<the domain identity> when Easy DKIM (or BYODKIM) is on and verified.
-    dkim_aligned = False
-    signing_domain: str | None = None
+
+def _dkim_alignment(
+    identity: IdentityLookup | None, domain: str, region: str, adkim: str
+) -> tuple[bool, str, str | None]:
+    """Whether SES's DKIM signature aligns, why, and its d= (SES signs with d=<the domain identity>
+    when Easy DKIM or BYODKIM is on and verified)."""
     if identity is None:
-        dkim_reason = (
+        return False, (
             f"no domain identity covers {domain} in {region}: SES signs only with d=amazonses.com, "
             "which does not align"
+        ), None  # fmt: skip
+    dkim, d = identity.dkim, identity.name
+    if not dkim.get("SigningEnabled"):
+        return False, f"SES does not sign with DKIM for {d} (SigningEnabled false)", None
+    if dkim.get("Status") != "SUCCESS":
+        why = f"DKIM for {d} is not verified (status {dkim.get('Status')}): SES does not sign with it yet"
+        return False, why, None
+    if adkim == "s":
+        ok = strict_aligned(d, domain)
+        why = (
+            f"d={d} equals the From domain (strict)"
+            if ok
+            else f"d={d} is not exactly {domain}, and adkim=s requires that"
         )
-    else:
-        dkim = identity.dkim
-        if not dkim.get("SigningEnabled"):
-            dkim_reason = f"SES does not sign with DKIM for {identity.name} (SigningEnabled false)"
-        elif dkim.get("Status") != "SUCCESS":
-            dkim_reason = f"DKIM for {identity.name} is not verified (status {dkim.get('Status')}): SES does not sign with it yet"
-        else:
-            signing_domain = identity.name
-            if adkim == "s":
-                dkim_aligned = strict_aligned(signing_domain, domain)
-                dkim_reason = (
-                    f"d={signing_domain} equals the From domain (strict)"
-                    if dkim_aligned
-                    else f"d={signing_domain} is not exactly {domain}, and adkim=s requires that"
-                )
-            else:
-                dkim_aligned = relaxed_aligned(signing_domain, domain)
-                dkim_reason = (
-                    f"d={signing_domain} has the same organizational domain as {domain} (relaxed)"
-                    if dkim_aligned
-                    else f"d={signing_domain} is not in {domain}'s organizational domain"
-                )
-
-    # SPF: only through a custom MAIL FROM domain that SES has verified (else MAIL FROM is amazonses.com).
-    spf_aligned = False
-    mail_from: str | None = None
-    attrs = identity.mail_from if identity else {}
-    configured = normalize_domain(str(attrs.get("MailFromDomain") or ""))
-    if not configured:
-        spf_reason = (
-            "no custom MAIL FROM domain: SES uses a MAIL FROM under amazonses.com, which does not align"
-        )
-    elif attrs.get("MailFromDomainStatus") != "SUCCESS":
-        spf_reason = (
-            f"the custom MAIL FROM {configured} is not verified (status {attrs.get('MailFromDomainStatus')}): "
-            "SES falls back to amazonses.com or rejects the mail"
-        )
-    else:
-        mail_from = configured
-        if aspf == "s":
-            spf_aligned = strict_aligned(mail_from, domain)
-            spf_reason = (
-                f"MAIL FROM {mail_from} equals the From domain (strict)"
-                if spf_aligned
-                else f"aspf=s requires the MAIL FROM to be exactly {domain}; {mail_from} is a subdomain"
-            )
-        else:
-            spf_aligned = relaxed_aligned(mail_from, domain)
-            spf_reason = (
-                f"MAIL FROM {mail_from} has the same organizational domain as {domain} (relaxed)"
-                if spf_aligned
-                else f"MAIL FROM {mail_from} is not in {domain}'s organizational domain"
-            )
-    facts.update(
-        dkim_aligned=dkim_aligned,
-        spf_aligned=spf_aligned,
-        dkim_reason=dkim_reason,
-        spf_reason=spf_reason,
-        identity=identity.name if identity else None,
-        signing_domain=signing_domain,
-        mail_from_domain=mail_from or configured or None,
+        return ok, why, d
+    ok = relaxed_aligned(d, domain)
+    why = (
+        f"d={d} has the same organizational domain as {domain} (relaxed)"
+        if ok
+        else f"d={d} is not in {domain}'s organizational domain"
     )
-    head = f"DMARC p={policy} (adkim={adkim}, aspf={aspf})"
-    if dkim_aligned or spf_aligned:
-        how = " and ".join(x for x, ok in (("DKIM", dkim_aligned), ("SPF", spf_aligned)) if ok)
-        reason = dkim_reason if dkim_aligned else spf_reason
-        summary = f"{head}: SES mail from {domain} aligns through {how}: {reason}"
-        return CheckResult("pass", "pass", summary, facts, evidence)
-    summary = f"{head} and SES mail from {domain} cannot align: DKIM: {dkim_reason}; SPF: {spf_reason}"
-    return CheckResult("unaligned", "fail", summary, facts, evidence)
+    return ok, why, d
+
+
+def _spf_alignment(mail_from: str | None, status: str | None, domain: str, aspf: str) -> tuple[bool, str]:
+    """Whether SES's MAIL FROM aligns, and why: only a custom MAIL FROM domain that SES has verified can
+    (else the MAIL FROM is under amazonses.com)."""
+    if not mail_from:
+        return (
+            False,
+            "no custom MAIL FROM domain: SES uses a MAIL FROM under amazonses.com, which does not align",
+        )
+    if status != "SUCCESS":
+        return False, (
+            f"the custom MAIL FROM {mail_from} is not verified (status {status}): SES falls back to "
+            "amazonses.com or rejects the mail"
+        )  # fmt: skip
+    if aspf == "s":
+        ok = strict_aligned(mail_from, domain)
+        return ok, (
+            f"MAIL FROM {mail_from} equals the From domain (strict)"
+            if ok
+            else f"aspf=s requires the MAIL FROM to be exactly {domain}; {mail_from} is a subdomain"
+        )  # fmt: skip
+    ok = relaxed_aligned(mail_from, domain)
+    return ok, (
+        f"MAIL FROM {mail_from} has the same organizational domain as {domain} (relaxed)"
+        if ok
+        else f"MAIL FROM {mail_from} is not in {domain}'s organizational domain"
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------- suppression
@@ -939,103 +1007,146 @@ async def dmarc_alignment_check(ctx: CheckContext) -> CheckResult:
 _OPT_IN = ("UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure", "OptInRequired")
 
 
+class SuppressionArgs(RegionArgs):
+    recipient: str | None = Field(None, description="the recipient address to look up")
+
+
+class Suppressed(Facts):
+    region: str = Field(description="the region whose suppression list holds the address")
+    reason: str | None = Field(None, description="BOUNCE or COMPLAINT")
+    last_update_time: str | None = Field(None, description="when it was put on the list (ISO 8601 UTC)")
+
+
+class SuppressionFacts(Facts):
+    recipient: str | None = Field(None, description="the recipient looked up")
+    region: str | None = Field(None, description="the sending region")
+    suppressed: bool = Field(False, description="whether it is suppressed in the sending region")
+    reason: str | None = Field(None, description="why (BOUNCE or COMPLAINT), in the sending region")
+    last_update_time: str | None = Field(None, description="since when, in the sending region (ISO 8601 UTC)")
+    other_regions: list[Suppressed] = Field([], description="the other regions where it is suppressed")
+    unchecked_regions: list[UncheckedRegion] = Field([], description="the regions that could not be checked")
+    regions_checked: int = Field(0, description="how many regions answered")
+    remedy_command: str | None = Field(
+        None, description="the AWS CLI command that removes it in the sending region"
+    )
+    remedy_commands: list[str] = Field(
+        [], description="the commands that remove it wherever it is suppressed"
+    )
+
+
+def _delete_command(recipient: str, region: str) -> str:
+    return f"aws sesv2 delete-suppressed-destination --email-address {recipient} --region {region}"
+
+
 @check(
     "ses.suppression",
     outcomes={"pass", "suppressed", "skipped"},
-    args={"recipient", "region"},
+    args=SuppressionArgs,
+    facts=SuppressionFacts,
+    applies_when=("recipient",),
     iam_actions=("ses:GetSuppressedDestination",),
 )
-async def suppression_check(ctx: CheckContext) -> CheckResult:
+async def suppression_check(ctx: CheckContext[SuppressionArgs]) -> CheckResult:
     """The recipient is not on the account-level suppression list (in the sending region; others shown)."""
     aws = ctx.clients.aws
-    region = _region(ctx)
-    recipient = ctx.arg("recipient")
-    command = f"aws sesv2 delete-suppressed-destination --email-address {recipient} --region {region}"
-    facts: dict[str, Any] = {
-        "recipient": recipient or None,
-        "region": region,
-        "suppressed": False,
-        "reason": None,
-        "last_update_time": None,
-        "other_regions": [],
-        "unchecked_regions": [],
-        "regions_checked": 0,
-        "remedy_command": command if recipient else None,
-    }
-    if not recipient:
-        return CheckResult("skipped", "skipped", "no recipient given: suppression not checked", facts)
+    return (await analyze_suppression(aws, _region(ctx.args, aws), ctx.args.recipient or "")).result()
+
+
+async def analyze_suppression(aws: AwsClient, region: str, recipient: str) -> Analysis[SuppressionFacts]:
+    """Look ``recipient`` up on the account-level suppression list of every SES region at once."""
     regions = list(dict.fromkeys([region, *aws.ses_regions()]))
     answers = await asyncio.gather(
         *(
-            _attempt(aws.call("sesv2", "GetSuppressedDestination", region=r, EmailAddress=recipient))
+            capture(aws.call("sesv2", "GetSuppressedDestination", region=r, EmailAddress=recipient))
             for r in regions
         )
     )
+    facts = SuppressionFacts(
+        recipient=recipient, region=region, remedy_command=_delete_command(recipient, region)
+    )
+    a = Analysis(facts)
+    own, own_error = _sort_suppression(facts, regions, answers)
     ask = _cli("GetSuppressedDestination", region, EmailAddress=recipient)
-    own: dict[str, Any] | None = None
-    own_error: AwsError | None = None
-    own_answer = answers[0]
-    others: list[dict[str, Any]] = []
-    unchecked: list[dict[str, str]] = []
-    checked = 0
-    for r, answer in zip(regions, answers, strict=True):
-        entry: dict[str, Any] | None = None
-        if isinstance(answer, AwsError):
-            if answer.code != NOT_FOUND:
-                if r == region:
-                    own_error = answer
-                else:
-                    why = " (is the region enabled for the account?)" if answer.code in _OPT_IN else ""
-                    unchecked.append({"region": r, "code": answer.code, "reason": f"{answer}{why}"})
-                continue
-        else:
-            destination = answer.get("SuppressedDestination") or {}
-            entry = {
-                "region": r,
-                "reason": destination.get("Reason"),
-                "last_update_time": jsonable(destination.get("LastUpdateTime")),
-            }
-        checked += 1
-        if r == region:
-            own = entry
-        elif entry is not None:
-            others.append(entry)
-    facts.update(other_regions=others, unchecked_regions=unchecked, regions_checked=checked)
     if own_error is not None:
-        evidence = [
+        a.evidence = [
             Evidence(f"GetSuppressedDestination ({region})", f"{ask}\n{own_error.code}: {own_error.message}")
         ]
-        return _could_not(own_error, facts, evidence)
+        return a.could_not_check(own_error)
+    own_answer = answers[0]
     if isinstance(own_answer, AwsError):
         own_text = f"{own_answer.code}: {own_answer.message}"
     else:
-        own_text = _excerpt(own_answer, ("SuppressedDestination",))
-    evidence = [Evidence(f"GetSuppressedDestination ({region})", f"{ask}\n{own_text}")]
-    lines = [f"{o['region']}: {o['reason']} since {o['last_update_time']}" for o in others]
-    lines += [f"{u['region']}: could not check: {u['reason']}" for u in unchecked]
-    lines.append(f"{checked} of {len(regions)} regions answered")
-    evidence.append(Evidence(f"GetSuppressedDestination {recipient} in every SES region", "\n".join(lines)))
-    facts["remedy_commands"] = [
-        f"aws sesv2 delete-suppressed-destination --email-address {recipient} --region {e['region']}"
-        for e in ([own] if own else []) + others
+        own_text = excerpt(own_answer, ("SuppressedDestination",))
+    lines = [f"{o.region}: {o.reason} since {o.last_update_time}" for o in facts.other_regions]
+    lines += [f"{u.region}: could not check: {u.reason}" for u in facts.unchecked_regions]
+    lines.append(f"{facts.regions_checked} of {len(regions)} regions answered")
+    a.evidence = [
+        Evidence(f"GetSuppressedDestination ({region})", f"{ask}\n{own_text}"),
+        Evidence(f"GetSuppressedDestination {recipient} in every SES region", "\n".join(lines)),
     ]
-    listed = ", ".join(f"{o['region']} ({o['reason']})" for o in others)
-    elsewhere = f"; also suppressed in {listed}" if others else ""
-    unchecked_note = f"; {len(unchecked)} region(s) could not be checked" if unchecked else ""
-    if own is not None:
-        facts.update(suppressed=True, reason=own["reason"], last_update_time=own["last_update_time"])
-        summary = (
-            f"{recipient} is on the account-level suppression list in {region} ({own['reason']}, since "
-            f"{own['last_update_time']}): SES accepts mail to it and does not deliver it{elsewhere}"
-            f"{unchecked_note}"
+    facts.remedy_commands = [
+        _delete_command(recipient, e.region) for e in ([own] if own else []) + facts.other_regions
+    ]
+    return _suppression_verdict(a, own)
+
+
+def _sort_suppression(
+    facts: SuppressionFacts, regions: list[str], answers: Sequence[dict[str, Any] | AwsError]
+) -> tuple[Suppressed | None, AwsError | None]:
+    """Put each region's answer in ``facts``; give the sending region's entry (None when it is not
+    suppressed there) or its error."""
+    own: Suppressed | None = None
+    own_error: AwsError | None = None
+    for r, answer in zip(regions, answers, strict=True):
+        if isinstance(answer, AwsError) and answer.code != NOT_FOUND:
+            if r == facts.region:
+                own_error = answer
+            else:
+                why = " (is the region enabled for the account?)" if answer.code in _OPT_IN else ""
+                facts.unchecked_regions += [
+                    UncheckedRegion(region=r, code=answer.code, reason=f"{answer}{why}")
+                ]
+            continue
+        facts.regions_checked += 1
+        if isinstance(answer, AwsError):  # NotFound: not suppressed there
+            continue
+        destination = answer.get("SuppressedDestination") or {}
+        entry = Suppressed(
+            region=r,
+            reason=destination.get("Reason"),
+            last_update_time=jsonable(destination.get("LastUpdateTime")),
         )
-        return CheckResult("suppressed", "fail", summary, facts, evidence)
+        if r == facts.region:
+            own = entry
+        else:
+            facts.other_regions += [entry]
+    return own, own_error
+
+
+def _suppression_verdict(a: Analysis[SuppressionFacts], own: Suppressed | None) -> Analysis[SuppressionFacts]:
+    f = a.facts
+    recipient, region, others = f.recipient, f.region, f.other_regions
+    listed = ", ".join(f"{o.region} ({o.reason})" for o in others)
+    elsewhere = f"; also suppressed in {listed}" if others else ""
+    unchecked_note = (
+        f"; {len(f.unchecked_regions)} region(s) could not be checked" if f.unchecked_regions else ""
+    )
+    if own is not None:
+        f.suppressed, f.reason, f.last_update_time = True, own.reason, own.last_update_time
+        summary = (
+            f"{recipient} is on the account-level suppression list in {region} ({own.reason}, since "
+            f"{own.last_update_time}): SES accepts mail to it and does not deliver it"
+            f"{elsewhere}{unchecked_note}"
+        )
+        return a.conclude("suppressed", "fail", summary)
     if others:
         summary = (
-            f"{recipient} is not suppressed in {region}, the sending region; it is in "
-            f"{listed}, which matters only for mail "
-            f"sent from there{unchecked_note}"
+            f"{recipient} is not suppressed in {region}, the sending region; it is in {listed}, which "
+            f"matters only for mail sent from there{unchecked_note}"
         )
-        return CheckResult("pass", "info", summary, facts, evidence)
-    summary = f"{recipient} is not on the suppression list in {region} nor in any of {checked - 1} other regions{unchecked_note}"
-    return CheckResult("pass", "pass", summary, facts, evidence)
+        return a.conclude("pass", "info", summary)
+    summary = (
+        f"{recipient} is not on the suppression list in {region} nor in any of {f.regions_checked - 1} other "
+        f"regions{unchecked_note}"
+    )
+    return a.conclude("pass", "pass", summary)

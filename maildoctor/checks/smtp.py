@@ -13,11 +13,24 @@ import hmac
 import os
 import re
 import socket
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from maildoctor.checks.registry import CheckContext, CheckResult, Evidence, check
+from pydantic import Field
+
+from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, Status, check
 from maildoctor.clients.smtp import LoginResult
-from maildoctor.smtp_password import matching_region, password_form, smtp_password_v2, smtp_password_v4
+from maildoctor.smtp_password import (
+    PasswordForm,
+    matching_region,
+    password_form,
+    smtp_password_v2,
+    smtp_password_v4,
+)
+
+if TYPE_CHECKING:
+    from maildoctor.clients import Clients
 
 DEFAULT_REGION = "us-east-1"
 SES_PASSWORD_LENGTH = 44
@@ -30,10 +43,15 @@ KEY_STATES_EXPECTED_REJECT = {
     "temporary-key": "is a temporary (STS, ASIA…) key, which SES SMTP never accepts",
     "not-a-key": "is not an access key id (SES SMTP user names are AKIA… key ids)",
 }
+# Argument descriptions both checks share; the secrets are fields with repr=False, so that no repr of
+# the arguments (a log line, a traceback) shows them.
+_USERNAME = "the SMTP user name (an access key id, AKIA…)"
+_PASSWORD = "the SMTP password the client holds (secret: never shown)"
+_REGION = "the region the mail is sent through (default: the configured region, else us-east-1)"
 
 
-def _region(ctx: CheckContext) -> str:
-    return ctx.arg("region") or ctx.clients.settings.region or DEFAULT_REGION
+def _region(region: str | None, clients: Clients) -> str:
+    return region or clients.settings.region or DEFAULT_REGION
 
 
 def _version_byte(password: str) -> str:
@@ -45,12 +63,49 @@ def _version_byte(password: str) -> str:
     return f"0x{raw[0]:02x}" if raw else ""
 
 
-def _ses_regions(ctx: CheckContext, region: str) -> list[str]:
-    regions = ctx.clients.aws.ses_regions()
-    return [region, *(r for r in regions if r != region)]
+@dataclass(frozen=True)
+class Verdict:
+    """What a check concludes: its outcome, status and summary."""
+
+    outcome: str
+    status: Status
+    summary: str
 
 
 # ------------------------------------------------------------------------------------ smtp.password_form
+
+
+class PasswordFormArgs(Args):
+    smtp_username: str | None = Field(None, description=_USERNAME)
+    smtp_password: str | None = Field(None, description=_PASSWORD, repr=False)
+    region: str | None = Field(None, description=_REGION)
+    secret_key: str | None = Field(
+        None, description="the key's secret access key, to compare the password with (secret)", repr=False
+    )
+
+
+class PasswordFormFacts(Facts):
+    form: PasswordForm | None = Field(
+        None, description="what the password is: sigv4, sigv2, secret-key or unknown"
+    )
+    length: int | None = Field(None, description="the password's length in characters")
+    version_byte: str = Field("", description="its first decoded byte (0x04 SigV4, 0x02 SigV2); '' if none")
+    region: str | None = Field(None, description="the region the mail is sent through")
+    password_region: str = Field("", description="the region the password was derived for; '' if none found")
+    secret_given: bool = Field(False, description="whether the key's secret was given to compare with")
+    regions_checked: int = Field(0, description="how many regions the password was compared for")
+
+
+@dataclass
+class PasswordAnalysis:
+    """What smtp.password_form found: a verdict and the facts behind it (never the password)."""
+
+    verdict: Verdict
+    facts: PasswordFormFacts
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        return [Evidence("SMTP password form", _describe(self.facts))]
 
 
 @check(
@@ -65,34 +120,49 @@ def _ses_regions(ctx: CheckContext, region: str) -> list[str]:
         "unknown-form",
         "skipped",
     },
-    args={"smtp_username", "smtp_password", "region", "secret_key"},
+    args=PasswordFormArgs,
+    facts=PasswordFormFacts,
+    applies_when=("smtp_password",),
 )
-async def password_form_check(ctx: CheckContext) -> CheckResult:
+async def password_form_check(ctx: CheckContext[PasswordFormArgs]) -> CheckResult:
     """What the configured SMTP password is (offline): SigV4, SigV2, a raw secret key, or for another region."""
-    username = ctx.arg("smtp_username")
-    password = ctx.arg("smtp_password")
-    secret = ctx.arg("secret_key")
-    region = _region(ctx)
+    args = ctx.args
+    region = _region(args.region, ctx.clients)
+    a = analyze_password(
+        args.smtp_username or "",
+        args.smtp_password or "",
+        args.secret_key or "",
+        region,
+        ctx.clients.aws.ses_regions,
+    )
+    return CheckResult(a.verdict.outcome, a.verdict.status, a.verdict.summary, a.facts, a.evidence)
+
+
+def analyze_password(
+    username: str, password: str, secret: str, region: str, ses_regions: Callable[[], list[str]]
+) -> PasswordAnalysis:
+    """What the password is, and (given the key's secret) whether it is this key's for ``region``;
+    ``ses_regions`` lists the regions to try when it is not (no network)."""
     form = password_form(password)
-    facts: dict[str, Any] = {
-        "form": form,
-        "length": len(password),
-        "version_byte": _version_byte(password) if form in ("sigv4", "sigv2") else "",
-        "region": region,
-        "password_region": "",
-        "secret_given": bool(secret),
-        "regions_checked": 0,
-    }
+    facts = PasswordFormFacts(
+        form=form,
+        length=len(password),
+        version_byte=_version_byte(password) if form in ("sigv4", "sigv2") else "",
+        region=region,
+        secret_given=bool(secret),
+    )
+    verdict = _form_problem(username, password, secret, region, form)
+    if verdict is None:
+        verdict = _compare_with_secret(password, secret, region, facts, ses_regions)
+    return PasswordAnalysis(verdict, facts)
 
-    def result(outcome: str, status: Any, summary: str) -> CheckResult:
-        return CheckResult(
-            outcome, status, summary, facts, [Evidence("SMTP password form", _describe(facts))]
-        )
 
-    if not password:
-        return result("skipped", "skipped", "no SMTP password given")
+def _form_problem(
+    username: str, password: str, secret: str, region: str, form: PasswordForm
+) -> Verdict | None:
+    """What is wrong with the user name or the password's form, or None when it has the SigV4 form."""
     if username.upper().startswith("ASIA"):
-        return result(
+        return Verdict(
             "temporary-key",
             "fail",
             f"the SMTP user name {username} is a temporary (STS) access key: SES SMTP needs a long-term "
@@ -106,7 +176,7 @@ async def password_form_check(ctx: CheckContext) -> CheckResult:
                 if hmac.compare_digest(smtp_password_v2(secret), password)
                 else ", not derived from this secret either"
             )
-        return result(
+        return Verdict(
             "v2",
             "fail",
             f"the password has the retired Signature Version 2 form (version byte 0x02){own}: {V2_RETIRED}; "
@@ -114,41 +184,49 @@ async def password_form_check(ctx: CheckContext) -> CheckResult:
         )
     if form == "secret-key":
         itself = " (it is this key's secret)" if secret and hmac.compare_digest(secret, password) else ""
-        return result(
+        return Verdict(
             "raw-secret",
             "fail",
             f"the password looks like a secret access key pasted as is{itself} (40 characters): SES wants "
             "the SMTP password derived from it, not the secret itself; " + DERIVE_HINT.format(region=region),
         )
     if form != "sigv4":
-        return result(
+        return Verdict(
             "unknown-form",
             "fail",
             f"the password is {len(password)} characters long and is not an SES SMTP password: those are "
             f"{SES_PASSWORD_LENGTH} base64 characters starting with B (SigV4){_length_hint(password)}",
         )
+    return None
+
+
+def _compare_with_secret(
+    password: str, secret: str, region: str, facts: PasswordFormFacts, ses_regions: Callable[[], list[str]]
+) -> Verdict:
+    """A SigV4 password against the key's secret: for ``region``, else for which other region (sets the
+    comparison's facts)."""
     if not secret:
-        return result(
+        return Verdict(
             "pass",
             "info",
             "the password has the SigV4 form (version byte 0x04, 44 characters); give the key's secret "
             "(input smtp_secret_key) to check it belongs to this key and region",
         )
     if hmac.compare_digest(smtp_password_v4(secret, region), password):
-        facts.update(password_region=region, regions_checked=1)
-        return result("pass", "pass", f"the password is the SigV4 SMTP password of this secret for {region}")
-    regions = _ses_regions(ctx, region)
-    facts["regions_checked"] = len(regions)
+        facts.password_region, facts.regions_checked = region, 1
+        return Verdict("pass", "pass", f"the password is the SigV4 SMTP password of this secret for {region}")
+    regions = [region, *(r for r in ses_regions() if r != region)]
+    facts.regions_checked = len(regions)
     other = matching_region(password, secret, regions[1:])
     if other:
-        facts["password_region"] = other
-        return result(
+        facts.password_region = other
+        return Verdict(
             "wrong-region",
             "fail",
             f"the password was derived for {other}, but the mail is sent through {region}: SMTP passwords "
             f"are region-specific; " + DERIVE_HINT.format(region=region),
         )
-    return result(
+    return Verdict(
         "mismatch",
         "fail",
         f"the password has the SigV4 form but is not derived from this secret for any of {len(regions)} SES "
@@ -164,17 +242,17 @@ def _length_hint(password: str) -> str:
     return ""
 
 
-def _describe(facts: dict[str, Any]) -> str:
+def _describe(facts: PasswordFormFacts) -> str:
     lines = [
-        f"form: {facts['form']}",
-        f"length: {facts['length']} characters (SES SMTP passwords: {SES_PASSWORD_LENGTH})",
-        f"version byte: {facts['version_byte'] or '-'} (SigV4: 0x04, SigV2: 0x02)",
-        f"sending region: {facts['region']}",
+        f"form: {facts.form}",
+        f"length: {facts.length} characters (SES SMTP passwords: {SES_PASSWORD_LENGTH})",
+        f"version byte: {facts.version_byte or '-'} (SigV4: 0x04, SigV2: 0x02)",
+        f"sending region: {facts.region}",
     ]
-    if facts["secret_given"]:
+    if facts.secret_given:
         lines.append(
-            f"compared with the key's secret: {facts['regions_checked']} region(s) checked, "
-            f"password region: {facts['password_region'] or 'none'}"
+            f"compared with the key's secret: {facts.regions_checked} region(s) checked, "
+            f"password region: {facts.password_region or 'none'}"
         )
     else:
         lines.append("the key's secret was not given: the password could not be compared with it")
@@ -185,63 +263,77 @@ def _describe(facts: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------- smtp.login
 
 
+class LoginArgs(Args):
+    smtp_username: str | None = Field(None, description=_USERNAME)
+    smtp_password: str | None = Field(None, description=_PASSWORD, repr=False)
+    region: str | None = Field(None, description=_REGION)
+    key_state: str | None = Field(
+        None, description="the access-key check's outcome (active, not-found, inactive …)"
+    )
+
+
+class LoginFacts(Facts):
+    endpoint: str | None = Field(None, description="the SMTP endpoint logged in to, host:port")
+    region: str | None = Field(None, description="the region whose SES SMTP endpoint it is")
+    username: str | None = Field(None, description="the SMTP user name that logged in")
+    key_state: str = Field("", description="the access key's state as given (the access-key check's outcome)")
+    code: int | None = Field(None, description="the SMTP reply code to AUTH (235 accepted, 535 refused)")
+    reply: str = Field("", description="the server's reply to AUTH, code and text; '' if it got no reply")
+    failure: str = Field(
+        "", description="what stopped the login before AUTH: refused, timeout, tls, closed …"
+    )
+    detail: str = Field("", description="the error behind the failure, as the network or TLS library gave it")
+    duration_ms: int | None = Field(None, description="how long the login took, in milliseconds")
+    interpretation: str = Field("", description="what the reply means for the credentials, and what to do")
+
+
 @check(
     "smtp.login",
     outcomes={"pass", "rejected", "rejected-expected", "v2", "throttled", "unreachable", "skipped"},
-    args={"smtp_username", "smtp_password", "region", "key_state"},
+    args=LoginArgs,
+    facts=LoginFacts,
+    applies_when=("smtp_username", "smtp_password"),
     timeout=45.0,
 )
-async def login_check(ctx: CheckContext) -> CheckResult:
+async def login_check(ctx: CheckContext[LoginArgs]) -> CheckResult:
     """Log in to the SES SMTP endpoint (STARTTLS, AUTH) with the configured user name and password."""
-    username = ctx.arg("smtp_username")
-    password = ctx.arg("smtp_password")
-    key_state = ctx.arg("key_state").lower()
-    region = _region(ctx)
+    username = ctx.args.smtp_username or ""
+    key_state = (ctx.args.key_state or "").lower()
+    region = _region(ctx.args.region, ctx.clients)
     smtp = ctx.clients.smtp
-    host, port = smtp.endpoint_for(region)
-    facts: dict[str, Any] = {
-        "endpoint": f"{host}:{port}",
-        "region": region,
-        "username": username,
-        "key_state": key_state,
-        "code": None,
-        "reply": "",
-        "failure": "",
-        "detail": "",
-        "interpretation": "",
-    }
-    if not username or not password:
-        missing = " and ".join(
-            name for name, value in (("user name", username), ("password", password)) if not value
-        )
-        facts["interpretation"] = f"no SMTP {missing} given, so no login was tried"
-        return CheckResult("skipped", "skipped", f"no SMTP {missing} given: login not tried", facts)
-
-    login = await smtp.login(region, username, password)
-    facts.update(
+    login = await smtp.login(region, username, ctx.args.smtp_password or "")
+    verdict = interpret_login(login, username, region, key_state, smtp.timeout)
+    facts = LoginFacts(
         endpoint=f"{login.host}:{login.port}",
+        region=region,
+        username=username,
+        key_state=key_state,
         code=login.code,
         reply=login.reply,
         failure=login.failure or "",
         detail=login.detail,
         duration_ms=login.duration_ms,
+        interpretation=verdict.interpretation,
     )
-    outcome, status, summary, interpretation = interpret_login(
-        login, username, region, key_state, smtp.timeout
-    )
-    facts["interpretation"] = interpretation
     evidence = [Evidence(f"SMTP dialogue with {login.host}:{login.port}", "\n".join(login.dialogue))]
-    return CheckResult(outcome, status, summary, facts, evidence)
+    return CheckResult(verdict.outcome, verdict.status, verdict.summary, facts, evidence)
+
+
+@dataclass(frozen=True)
+class LoginVerdict(Verdict):
+    """A login's verdict, and what it means for the credentials (fact ``interpretation``)."""
+
+    interpretation: str
 
 
 def interpret_login(
     login: LoginResult, username: str, region: str, key_state: str, timeout: float
-) -> tuple[str, Any, str, str]:
-    """(outcome, status, summary, interpretation) of a login."""
+) -> LoginVerdict:
+    """What a login's answer says: its outcome, status, summary and interpretation."""
     endpoint = f"{login.host}:{login.port}"
     if login.failure or login.code is None:
         why, advice = _unreachable(login, timeout)
-        return (
+        return LoginVerdict(
             "unreachable",
             "fail",
             why,
@@ -250,53 +342,17 @@ def interpret_login(
     reply = " ".join(login.reply.split())
     code = login.code
     if code == 235:
-        return (
+        return LoginVerdict(
             "pass",
             "pass",
             f"{reply} — {username} logged in to {endpoint}",
             f"SES accepted the user name and password: the key is active and the password is its SigV4 "
             f"SMTP password for {region}.",
         )
-    if code == 535 and "signature version 2" in login.message.lower():
-        return (
-            "v2",
-            "fail",
-            f"{reply} — the password has the retired SigV2 form",
-            f"{V2_RETIRED}; {DERIVE_HINT.format(region=region)}.",
-        )
-    if code == 535 and key_state in KEY_STATES_EXPECTED_REJECT:
-        state = KEY_STATES_EXPECTED_REJECT[key_state]
-        return (
-            "rejected-expected",
-            "fail",
-            f"{reply} — as expected: the key {username} {state}",
-            f"SES rejects the login because the access key {username} {state}; the client still holds "
-            "credentials made from it. Create SMTP credentials from an active key and update the client.",
-        )
-    if code == 535 and "not subscribed" in login.message.lower():
-        return (
-            "rejected",
-            "fail",
-            f"{reply} — the key's account is not signed up for SES",
-            "SES knows the key but its AWS account is not subscribed to SES (or SES is not available to "
-            f"it in {region}).",
-        )
     if code == 535:
-        if key_state == "active":
-            why = (
-                f"the key is active, so the password is wrong for it (not derived from its secret for "
-                f"{region})"
-            )
-            more = "derived from another key's secret, for another region, or mistyped"
-        else:
-            why = "the user name or the password is not accepted"
-            more = (
-                "the key may be deleted or inactive, or the password not derived from its secret for "
-                f"{region}"
-            )
-        return ("rejected", "fail", f"{reply} — {why}", f"SES refused the login: {why}; {more}.")
+        return _auth_refused(login.message.lower(), reply, username, region, key_state)
     if 400 <= code < 500:
-        return (
+        return LoginVerdict(
             "throttled",
             "warn",
             f"{reply} — a temporary failure: try again later",
@@ -304,18 +360,50 @@ def interpret_login(
             "wrong about the credentials yet. Try again in a few minutes.",
         )
     if code == 530:
-        return (
+        return LoginVerdict(
             "rejected",
             "fail",
             f"{reply} — the server wants STARTTLS or authentication first",
             "The endpoint refused AUTH before the session met its requirements (TLS, authentication).",
         )
-    return (
-        "rejected",
-        "fail",
-        f"{reply} — the login was refused",
-        f"The endpoint refused the login with {code}.",
+    return LoginVerdict(
+        "rejected", "fail", f"{reply} — the login was refused", f"The endpoint refused the login with {code}."
     )
+
+
+def _auth_refused(message: str, reply: str, username: str, region: str, key_state: str) -> LoginVerdict:
+    """A 535 (authentication failed): SigV2, a key SES is expected to refuse, no SES, or a wrong password."""
+    if "signature version 2" in message:
+        return LoginVerdict(
+            "v2",
+            "fail",
+            f"{reply} — the password has the retired SigV2 form",
+            f"{V2_RETIRED}; {DERIVE_HINT.format(region=region)}.",
+        )
+    if key_state in KEY_STATES_EXPECTED_REJECT:
+        state = KEY_STATES_EXPECTED_REJECT[key_state]
+        return LoginVerdict(
+            "rejected-expected",
+            "fail",
+            f"{reply} — as expected: the key {username} {state}",
+            f"SES rejects the login because the access key {username} {state}; the client still holds "
+            "credentials made from it. Create SMTP credentials from an active key and update the client.",
+        )
+    if "not subscribed" in message:
+        return LoginVerdict(
+            "rejected",
+            "fail",
+            f"{reply} — the key's account is not signed up for SES",
+            "SES knows the key but its AWS account is not subscribed to SES (or SES is not available to "
+            f"it in {region}).",
+        )
+    if key_state == "active":
+        why = f"the key is active, so the password is wrong for it (not derived from its secret for {region})"
+        more = "derived from another key's secret, for another region, or mistyped"
+    else:
+        why = "the user name or the password is not accepted"
+        more = f"the key may be deleted or inactive, or the password not derived from its secret for {region}"
+    return LoginVerdict("rejected", "fail", f"{reply} — {why}", f"SES refused the login: {why}; {more}.")
 
 
 _DNS_ERRNOS = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME), socket.EAI_AGAIN}

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from maildoctor.checks.registry import CheckSpec, registry
+from maildoctor import yamlfile
+from maildoctor.checks.registry import STEP_FACTS, CheckSpec, Registry, default_registry
+from maildoctor.codes import DIAGNOSIS_CODES, VERDICT_CODES
 from maildoctor.errors import MaildoctorError
 from maildoctor.flow.model import CheckNode, EndNode, Flow, QuestionNode, RemedyNode
 from maildoctor.flow.templates import placeholders
+from maildoctor.yamlfile import Lines
 
-Path_ = tuple[str | int, ...]
 _NODE_KINDS = ("check", "question", "remedy", "end")
 
 
@@ -63,53 +63,6 @@ def find_flow(name_or_path: str) -> Path:
     raise MaildoctorError(f"no flow named {name_or_path!r} (shipped flows: {known})")
 
 
-# --- YAML with line numbers -------------------------------------------------------------------------
-
-
-class _Lines:
-    """Line numbers of every mapping key and sequence item, by path; duplicate keys are errors."""
-
-    def __init__(self, root: yaml.Node | None) -> None:
-        self.lines: dict[Path_, int] = {(): 1}
-        self.duplicates: list[tuple[Path_, int]] = []
-        if root is not None:
-            self._walk(root, ())
-
-    def _walk(self, node: yaml.Node, path: Path_) -> None:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                line = key_node.start_mark.line + 1
-                if key in seen:
-                    self.duplicates.append(((*path, key), line))
-                seen.add(key)
-                self.lines[(*path, key)] = line
-                self._walk(value_node, (*path, key))
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self.lines[(*path, index)] = item.start_mark.line + 1
-                self._walk(item, (*path, index))
-
-    def line(self, path: Iterable[str | int]) -> int:
-        """The line of the deepest known prefix of ``path`` (pydantic adds union tags to paths)."""
-        best, current = 1, ()  # type: int, Path_
-        for part in path:
-            candidate: Path_ = (*current, part)
-            if candidate in self.lines:
-                current = candidate
-                best = self.lines[candidate]
-        return best
-
-
-def line_of(text: str, path: Iterable[str | int]) -> int:
-    """The line in YAML ``text`` of the deepest known prefix of ``path`` (1 when unknown)."""
-    try:
-        return _Lines(yaml.compose(text)).line(path)
-    except yaml.YAMLError:
-        return 1
-
-
 def _node_of(path: Iterable[str | int]) -> str | None:
     parts = list(path)
     if len(parts) >= 2 and parts[0] == "nodes":
@@ -117,7 +70,7 @@ def _node_of(path: Iterable[str | int]) -> str | None:
     return None
 
 
-def _pydantic_errors(exc: ValidationError, file: str, lines: _Lines) -> list[FlowError]:
+def _pydantic_errors(exc: ValidationError, file: str, lines: Lines) -> list[FlowError]:
     errors = []
     for err in exc.errors():
         loc = list(err["loc"])
@@ -125,32 +78,19 @@ def _pydantic_errors(exc: ValidationError, file: str, lines: _Lines) -> list[Flo
         # pydantic puts the union tag (the node's kind) after the node id; it is not a YAML key
         if node and len(loc) > 2 and loc[2] in _NODE_KINDS:
             del loc[2]
-        line = lines.line(loc)
-        shown = [str(p) for p in (loc[2:] if node else loc)]
-        field = ".".join(shown)
-        if err["type"] == "extra_forbidden":
-            message = f"unknown field '{field}'"
-        elif err["type"] == "missing":
-            message = f"missing field '{field}'"
-        else:
-            message = f"{field}: {err['msg']}" if field else err["msg"]
-            if err["type"] in ("literal_error", "enum"):
-                message += f" (got {err.get('input')!r})"
-        errors.append(FlowError(file, line, message, node))
+        field = ".".join(str(p) for p in (loc[2:] if node else loc))
+        errors.append(FlowError(file, lines.line(loc), yamlfile.error_message(err, field), node))
     return errors
 
 
-def parse_flow_text(text: str, file: str) -> Flow:
-    """Parse and validate one flow's text; raises FlowErrors listing every problem found."""
+def parse_flow_text(text: str, file: str, registry: Registry | None = None) -> Flow:
+    """Parse and validate one flow's text against ``registry`` (the shipped checks by default);
+    raises FlowErrors listing every problem found."""
     try:
-        root = yaml.compose(text)
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise FlowErrors([FlowError(file, line, f"not valid YAML: {problem}")]) from None
-    lines = _Lines(root)
+        parsed = yamlfile.read(text, file)
+    except yamlfile.YamlError as exc:
+        raise FlowErrors([FlowError(file, exc.line, exc.message)]) from None
+    data, lines = parsed.data, parsed.lines
     if lines.duplicates:
         raise FlowErrors(
             [
@@ -166,18 +106,21 @@ def parse_flow_text(text: str, file: str) -> Flow:
         flow = Flow.model_validate(data)
     except ValidationError as exc:
         raise FlowErrors(_pydantic_errors(exc, file, lines)) from None
-    errors = list(validate_graph(flow, file, lines, registry()))
+    checks = registry if registry is not None else default_registry()
+    errors = list(validate_graph(flow, file, lines, checks))
     if errors:
         raise FlowErrors(errors)
     return flow
 
 
-def load_flow(path: Path) -> Flow:
+def load_flow(path: Path, registry: Registry | None = None) -> Flow:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FlowErrors([FlowError(str(path), 0, f"cannot read: {exc.strerror}")]) from None
-    return parse_flow_text(text, _display(path))
+    except UnicodeDecodeError:
+        raise FlowErrors([FlowError(str(path), 0, "cannot read: not UTF-8 text")]) from None
+    return parse_flow_text(text, _display(path), registry)
 
 
 def _display(path: Path) -> str:
@@ -208,82 +151,153 @@ def _templates(flow: Flow, node_id: str) -> Iterator[tuple[str, str]]:
         yield "reason", node.reason
 
 
+ErrFn = Callable[..., FlowError]
+
+
 def validate_graph(
-    flow: Flow, file: str, lines: _Lines, checks: dict[str, CheckSpec] | Any
+    flow: Flow, file: str, lines: Lines, checks: Mapping[str, CheckSpec]
 ) -> Iterator[FlowError]:
+    """Every rule that needs the whole flow or the check contract, one error per problem."""
+
     def err(node: str | None, message: str, *path: str | int) -> FlowError:
         at = ("nodes", node, *path) if node else path
         return FlowError(file, lines.line(at), message, node)
 
     if flow.start not in flow.nodes:
         yield err(None, f"start node '{flow.start}' does not exist", "start")
-
     for node_id, node in flow.nodes.items():
-        for label, target in flow.routes(node_id).items():
-            if target not in flow.nodes:
-                hint = difflib.get_close_matches(target, list(flow.nodes), n=1)
-                also = f" (did you mean '{hint[0]}'?)" if hint else ""
-                what = "continue" if label == "continue" else f"outcome '{label}'"
-                path = ("continue",) if label == "continue" else ("next", label)
-                yield err(node_id, f"{what} goes to '{target}', which does not exist{also}", *path)
-
+        yield from _targets(flow, node_id, err)
         if isinstance(node, CheckNode):
-            spec = checks.get(node.check)
-            if spec is None:
-                hint = difflib.get_close_matches(node.check, list(checks), n=1)
-                also = f" (did you mean '{hint[0]}'?)" if hint else ""
-                yield err(node_id, f"check '{node.check}' is not registered{also}", "check")
-            else:
-                for outcome in sorted(spec.all_outcomes - node.next.keys()):
-                    yield err(node_id, f"outcome '{outcome}' of check '{node.check}' is not routed", "next")
-                for outcome in sorted(node.next.keys() - spec.all_outcomes):
-                    known = ", ".join(sorted(spec.all_outcomes))
-                    yield err(
-                        node_id,
-                        f"routes outcome '{outcome}', which check '{node.check}' never returns (it returns {known})",
-                        "next",
-                        outcome,
-                    )
-                for arg in sorted(spec.required_args - node.args.keys()):
-                    yield err(node_id, f"check '{node.check}' needs argument '{arg}'", "args")
-                for arg in sorted(node.args.keys() - spec.args):
-                    takes = ", ".join(sorted(spec.args)) or "none"
-                    yield err(
-                        node_id,
-                        f"check '{node.check}' takes no argument '{arg}' (it takes {takes})",
-                        "args",
-                        arg,
-                    )
-
-        if isinstance(node, QuestionNode):
-            values = [o.value for o in node.options]
-            for value in values:
-                if value not in node.next:
-                    yield err(node_id, f"option '{value}' is not routed", "next")
-            for value in node.next.keys() - set(values):
-                yield err(node_id, f"routes '{value}', which is not an option", "next", value)
-            if node.key not in flow.inputs:
-                yield err(node_id, f"question key '{node.key}' is not a declared input", "key")
-
-        for field, text in _templates(flow, node_id):
-            at = field.split(".")
-            try:
-                names = placeholders(text)
-            except ValueError as exc:
-                yield err(node_id, f"{field}: {exc} (write {{{{ and }}}} for literal braces)", *at)
-                continue
-            for name in names:
-                ref, dot, _ = name.partition(".")
-                if dot and ref not in flow.nodes:
-                    yield err(node_id, f"{field}: placeholder '{{{name}}}' names no node '{ref}'", *at)
-                elif not dot and name not in flow.inputs:
-                    yield err(node_id, f"{field}: placeholder '{{{name}}}' names no declared input", *at)
-
+            yield from _check_contract(node_id, node, checks, err)
+        elif isinstance(node, QuestionNode):
+            yield from _question(flow, node_id, node, err)
+        elif isinstance(node, RemedyNode):
+            yield from _remedy_code(node_id, node, err)
+        yield from _placeholders(flow, node_id, checks, err)
     if flow.start in flow.nodes:
         yield from _reachability(flow, err)
+        yield from _unasked_cycles(flow, err)
 
 
-def _reachability(flow: Flow, err: Any) -> Iterator[FlowError]:
+def _targets(flow: Flow, node_id: str, err: ErrFn) -> Iterator[FlowError]:
+    for label, target in flow.routes(node_id).items():
+        if target not in flow.nodes:
+            hint = difflib.get_close_matches(target, list(flow.nodes), n=1)
+            also = f" (did you mean '{hint[0]}'?)" if hint else ""
+            what = "continue" if label == "continue" else f"outcome '{label}'"
+            path = ("continue",) if label == "continue" else ("next", label)
+            yield err(node_id, f"{what} goes to '{target}', which does not exist{also}", *path)
+
+
+def _check_contract(
+    node_id: str, node: CheckNode, checks: Mapping[str, CheckSpec], err: ErrFn
+) -> Iterator[FlowError]:
+    spec = checks.get(node.check)
+    if spec is None:
+        hint = difflib.get_close_matches(node.check, list(checks), n=1)
+        also = f" (did you mean '{hint[0]}'?)" if hint else ""
+        yield err(node_id, f"check '{node.check}' is not registered{also}", "check")
+        return
+    for outcome in sorted(spec.all_outcomes - node.next.keys()):
+        yield err(node_id, f"outcome '{outcome}' of check '{node.check}' is not routed", "next")
+    for outcome in sorted(node.next.keys() - spec.all_outcomes):
+        known = ", ".join(sorted(spec.all_outcomes))
+        yield err(
+            node_id,
+            f"routes outcome '{outcome}', which check '{node.check}' never returns (it returns {known})",
+            "next",
+            outcome,
+        )
+    for arg in sorted(spec.required_args - node.args.keys()):
+        yield err(node_id, f"check '{node.check}' needs argument '{arg}'", "args")
+    for arg, text in node.args.items():
+        field = spec.args.model_fields.get(arg)
+        if field is None:
+            takes = ", ".join(sorted(spec.arg_names)) or "none"
+            yield err(
+                node_id, f"check '{node.check}' takes no argument '{arg}' (it takes {takes})", "args", arg
+            )
+            continue
+        try:
+            literal = not placeholders(text)
+        except ValueError:
+            continue  # reported with the placeholders
+        if literal:
+            try:
+                TypeAdapter(field.annotation or str).validate_python(text.strip())
+            except ValidationError as exc:
+                problem = exc.errors()[0]["msg"]
+                yield err(node_id, f"args.{arg}: {text!r} is not a valid value ({problem})", "args", arg)
+
+
+def _remedy_code(node_id: str, node: RemedyNode, err: ErrFn) -> Iterator[FlowError]:
+    if node.code in VERDICT_CODES:
+        yield err(
+            node_id, f"code '{node.code}' is a verdict the walk reaches by itself, not a finding", "code"
+        )
+    elif node.code not in DIAGNOSIS_CODES:
+        findings = [c for c in DIAGNOSIS_CODES if c not in VERDICT_CODES]
+        hint = difflib.get_close_matches(node.code, findings, n=1)
+        also = f" (did you mean '{hint[0]}'?)" if hint else ""
+        yield err(node_id, f"code '{node.code}' is not a diagnosis code of CONTRACT.md{also}", "code")
+
+
+def _question(flow: Flow, node_id: str, node: QuestionNode, err: ErrFn) -> Iterator[FlowError]:
+    values = [o.value for o in node.options]
+    for value in values:
+        if value not in node.next:
+            yield err(node_id, f"option '{value}' is not routed", "next")
+    for value in node.next.keys() - set(values):
+        yield err(node_id, f"routes '{value}', which is not an option", "next", value)
+    if node.key not in flow.inputs:
+        yield err(node_id, f"question key '{node.key}' is not a declared input", "key")
+
+
+def facts_of(flow: Flow, node_id: str, checks: Mapping[str, CheckSpec]) -> frozenset[str] | None:
+    """The facts a node's step has (None when its check is unknown: reported elsewhere)."""
+    node = flow.nodes[node_id]
+    own: frozenset[str] = frozenset(STEP_FACTS)
+    if isinstance(node, CheckNode):
+        spec = checks.get(node.check)
+        return spec.fact_names() if spec else None
+    if isinstance(node, QuestionNode):
+        return own | {node.key}
+    if isinstance(node, RemedyNode):
+        return own | {"code"}
+    return own
+
+
+def _placeholders(
+    flow: Flow, node_id: str, checks: Mapping[str, CheckSpec], err: ErrFn
+) -> Iterator[FlowError]:
+    for field, text in _templates(flow, node_id):
+        at = field.split(".")
+        try:
+            names = placeholders(text)
+        except ValueError as exc:
+            yield err(node_id, f"{field}: {exc} (write {{{{ and }}}} for literal braces)", *at)
+            continue
+        for name in names:
+            ref, dot, fact = name.partition(".")
+            if not dot:
+                if name not in flow.inputs:
+                    yield err(node_id, f"{field}: placeholder '{{{name}}}' names no declared input", *at)
+                continue
+            if ref not in flow.nodes:
+                yield err(node_id, f"{field}: placeholder '{{{name}}}' names no node '{ref}'", *at)
+                continue
+            known = facts_of(flow, ref, checks)
+            if known is not None and fact not in known:
+                hint = difflib.get_close_matches(fact, list(known), n=1)
+                also = f" (did you mean '{ref}.{hint[0]}'?)" if hint else ""
+                yield err(
+                    node_id,
+                    f"{field}: placeholder '{{{name}}}': node '{ref}' has no fact '{fact}'{also}",
+                    *at,
+                )
+
+
+def _reachability(flow: Flow, err: ErrFn) -> Iterator[FlowError]:
     edges = {n: [t for t in flow.routes(n).values() if t in flow.nodes] for n in flow.nodes}
     seen, todo = {flow.start}, [flow.start]
     while todo:
@@ -321,3 +335,36 @@ def _cycle_from(start: str, edges: dict[str, list[str]]) -> str:
             return " → ".join([*path[path.index(node) :], node])
         path.append(node)
     return " → ".join(path)
+
+
+def _unasked_cycles(flow: Flow, err: ErrFn) -> Iterator[FlowError]:
+    """A cycle that passes through no question repeats without anyone choosing to: refused."""
+    edges = {
+        n: [
+            t
+            for t in flow.routes(n).values()
+            if t in flow.nodes and not isinstance(flow.nodes[t], QuestionNode)
+        ]
+        for n in flow.nodes
+        if not isinstance(flow.nodes[n], QuestionNode)
+    }
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    reported: set[frozenset[str]] = set()
+
+    def visit(node: str, path: list[str]) -> Iterator[FlowError]:
+        state[node] = 1
+        path.append(node)
+        for target in edges[node]:
+            if state.get(target) == 1:
+                cycle = [*path[path.index(target) :], target]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    yield err(target, f"is on a loop that passes through no question ({' → '.join(cycle)})")
+            elif target not in state:
+                yield from visit(target, path)
+        path.pop()
+        state[node] = 2
+
+    for node in edges:
+        if node not in state:
+            yield from visit(node, [])

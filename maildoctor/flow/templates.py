@@ -1,7 +1,9 @@
 """Placeholders in flow text: ``{input}`` names an input, ``{node.fact}`` a fact of an earlier step.
 
-One small mechanism serves check arguments, summaries and remedies alike; ``{{`` and ``}}`` are
-literal braces. A list shows comma-separated, or one item per line with ``{node.fact:lines}``.
+One small mechanism serves check arguments, titles, summaries and remedies; ``{{`` and ``}}`` are
+literal braces. Display text (:func:`render`) shows a list comma-separated, or one item per line with
+``{node.fact:lines}``, and a fact not known as ``(unknown)``. Check arguments (:func:`resolve`) are
+values: ``"{node.fact}"`` alone gives the fact itself, and a placeholder not known gives ``None``.
 """
 
 from __future__ import annotations
@@ -59,3 +61,29 @@ def render(text: str, inputs: Mapping[str, str], facts: Mapping[str, Mapping[str
         else:
             out.append(inputs.get(field, "") or "")
     return "".join(out)
+
+
+def _lookup(field: str, inputs: Mapping[str, str], facts: Mapping[str, Mapping[str, Any]]) -> Any:
+    if "." in field:
+        node, _, key = field.partition(".")
+        return facts.get(node, {}).get(key)
+    return inputs.get(field) or None
+
+
+def resolve(text: str, inputs: Mapping[str, str], facts: Mapping[str, Mapping[str, Any]]) -> Any:
+    """A check argument as a value: a lone placeholder gives its value as it is (a list stays a list);
+    text with placeholders gives a string, or None when any of them is not known."""
+    parts = list(_FORMATTER.parse(text))
+    if len(parts) == 1 and parts[0][0] == "" and parts[0][1] is not None:
+        value = _lookup(parts[0][1], inputs, facts)
+        return value.strip() or None if isinstance(value, str) else value
+    out: list[str] = []
+    for literal, field, _spec, _conv in parts:
+        out.append(literal)
+        if field is None:
+            continue
+        value = _lookup(field, inputs, facts)
+        if value in (None, ""):
+            return None
+        out.append(str(value))
+    return "".join(out).strip() or None

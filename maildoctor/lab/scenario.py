@@ -12,9 +12,9 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from maildoctor import yamlfile
 from maildoctor.errors import MaildoctorError
 from maildoctor.smtp_password import smtp_password_v2, smtp_password_v4
 
@@ -256,16 +256,12 @@ def _merge(base: Any, override: Any) -> Any:
 
 def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """A scenario's data with what it extends merged underneath; errors name file and line."""
-    from maildoctor.flow.load import line_of  # the same line-finding as flow files
-
     text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ScenarioError(
-            f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
+        parsed = yamlfile.read(text, str(path))
+    except yamlfile.YamlError as exc:
+        raise ScenarioError(str(exc)) from None
+    data = parsed.data
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}:1: a scenario must be a mapping (name, description, expect ...)")
     parent = data.get("extends")
@@ -273,29 +269,26 @@ def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         parent_path = find_scenario(str(parent))
         if parent_path.resolve() in seen:
             raise ScenarioError(
-                f"{path}:{line_of(text, ['extends'])}: extends {parent!r}, which extends it back"
+                f"{path}:{parsed.lines.line(['extends'])}: extends {parent!r}, which extends it back"
             )
         data = _merge(_read(parent_path, (*seen, path.resolve())), data)
-    data["__text__"], data["__path__"] = text, path
+    data["__lines__"] = parsed.lines
     return data
 
 
 def load_scenario(name_or_path: str) -> Scenario:
     """Load and validate a scenario (a shipped name or a path); errors name the file and line."""
-    from maildoctor.flow.load import line_of
-
     path = find_scenario(name_or_path)
     data = _read(path)
-    text, _ = data.pop("__text__"), data.pop("__path__")
+    lines: yamlfile.Lines = data.pop("__lines__")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        lines = []
+        errors = []
         for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-            lines.append(f"{path}:{line_of(text, err['loc'])}: {loc}: {message}")
-        raise ScenarioError("\n".join(lines)) from None
+            field = ".".join(str(p) for p in err["loc"])
+            errors.append(f"{path}:{lines.line(err['loc'])}: {yamlfile.error_message(err, field)}")
+        raise ScenarioError("\n".join(errors)) from None
 
 
 def now() -> datetime:

@@ -16,12 +16,13 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from maildoctor import inputs
+from maildoctor.checks.registry import Registry
 from maildoctor.clients.settings import Settings
 from maildoctor.errors import MaildoctorError
 from maildoctor.flow.load import find_flow, load_flow
 from maildoctor.flow.model import Flow
+from maildoctor.keymap import BY_ID
 from maildoctor.tui.bindings import binding
-from maildoctor.tui.keymap import BY_ID
 from maildoctor.tui.screens.export import ExportDialog
 from maildoctor.tui.screens.form import FormScreen
 from maildoctor.tui.screens.help import HelpScreen
@@ -61,10 +62,12 @@ class MaildoctorApp(App[int], inherit_bindings=False):
         theme: str | None = None,
         show_timings: bool = True,
         motion: bool = True,
+        registry: Registry | None = None,
     ) -> None:
         """``prefill``: input values (secrets included; kept in memory only). ``keymap``: binding id →
         keys. ``theme``: ``dark``, ``light`` or a Textual theme's name. ``show_timings`` and ``motion``
-        are for snapshot tests: no elapsed times, no spinner motion or cursor blink."""
+        are for snapshot tests: no elapsed times, no spinner motion or cursor blink. ``registry``: the checks
+        the walk runs (the shipped ones by default; tests and screenshots hold some of them)."""
         super().__init__()
         self.start_theme = THEME_NAMES.get(theme or "dark", theme or THEMES[0])
         self.flow_ref = flow
@@ -74,6 +77,7 @@ class MaildoctorApp(App[int], inherit_bindings=False):
         self.show_timings = show_timings
         self.motion = motion
         self.session: WalkSession | None = None
+        self.registry = registry
         self.ready_callback: Callable[[], None] | None = None
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
@@ -115,7 +119,9 @@ class MaildoctorApp(App[int], inherit_bindings=False):
     def start_walk(self, flow: Flow, values: Mapping[str, str]) -> None:
         if self.session is not None:
             self.session.close()
-        screen = WalkScreen(flow, values, self.settings, show_timings=self.show_timings)
+        screen = WalkScreen(
+            flow, values, self.settings, show_timings=self.show_timings, registry=self.registry
+        )
         self.session = screen.session
         self.push_screen(screen)
 

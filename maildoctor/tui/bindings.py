@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
-from maildoctor.tui.keymap import BY_ID
+from maildoctor.keymap import BY_ID
 
 
 def binding(

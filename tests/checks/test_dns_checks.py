@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import dns.nameserver
 import pytest
 
-from maildoctor.checks.registry import CheckContext, CheckResult, registry
+from maildoctor.checks.registry import CheckResult, default_registry
 from maildoctor.clients import Clients
 from maildoctor.clients.settings import Settings
 from maildoctor.lab.dns import LabDnsServer
@@ -102,13 +102,14 @@ def clients(lab: LabDnsServer, timeout: float = 3.0) -> Clients:
     return Clients(Settings(dns_server=(lab.host, lab.port), timeout=timeout))
 
 
-async def run(lab: LabDnsServer, name: str, timeout: float = 3.0, **args: str) -> CheckResult:
-    spec = registry()[name]
-    ctx = CheckContext(clients(lab, timeout), args=args, inputs={}, facts={})
-    result = await spec.fn(ctx)
+async def run(lab: LabDnsServer, name: str, timeout: float = 3.0, **args: object) -> CheckResult:
+    """Run a check as the engine does (arguments validated, required ones enforced)."""
+    spec = default_registry()[name]
+    result = await spec.run(clients(lab, timeout), args)
     assert result.outcome in spec.all_outcomes
     assert "\n" not in result.summary
-    assert_json_safe(result.facts)
+    assert isinstance(result.facts, spec.facts)
+    assert_json_safe(result.facts.model_dump(mode="json"))
     return result
 
 
@@ -117,7 +118,7 @@ def evidence_text(result: CheckResult) -> str:
 
 
 def test_checks_are_registered() -> None:
-    specs = registry()
+    specs = default_registry()
     assert specs["dns.spf"].outcomes == {"pass", "missing", "invalid"}
     assert specs["dns.spf"].required_args == {"domain"}
     assert specs["dns.dmarc"].outcomes == {"pass", "missing", "invalid"}
@@ -137,12 +138,12 @@ async def test_spf_clean(lab: LabDnsServer) -> None:
     assert (
         r.summary == "example.com has a valid SPF record (1/10 DNS lookups, 0 void), including amazonses.com"
     )
-    assert r.facts["records"] == ["v=spf1 include:amazonses.com ~all"]
-    assert r.facts["record"] == "v=spf1 include:amazonses.com ~all"
-    assert (r.facts["lookups"], r.facts["void_lookups"], r.facts["includes_amazonses"]) == (1, 0, True)
-    assert r.facts["problems"] == [] and r.facts["records_to_add"] == []
-    table = r.facts["lookup_table"]
-    assert [(row["term"], row["domain"], row["depth"], row["lookups"], row["total"]) for row in table] == [
+    assert r.facts.records == ["v=spf1 include:amazonses.com ~all"]
+    assert r.facts.record == "v=spf1 include:amazonses.com ~all"
+    assert (r.facts.lookups, r.facts.void_lookups, r.facts.includes_amazonses) == (1, 0, True)
+    assert r.facts.problems == [] and r.facts.records_to_add == []
+    table = r.facts.lookup_table
+    assert [(row.term, row.domain, row.depth, row.lookups, row.total) for row in table] == [
         ("include:amazonses.com", "example.com", 0, 1, 1),
         ("ip4:199.255.192.0/22", "amazonses.com", 1, 0, 1),
         ("ip4:199.127.232.0/22", "amazonses.com", 1, 0, 1),
@@ -159,8 +160,8 @@ async def test_spf_txt_split_into_several_strings(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.spf", domain="split.example.net")
     expected = "v=spf1 " + " ".join(f"ip4:192.0.2.{n}" for n in range(1, 16)) + " include:amazonses.com -all"
     assert r.outcome == "pass"
-    assert r.facts["record"] == expected  # the strings joined with nothing between them (RFC 7208 §3.3)
-    assert r.facts["lookups"] == 1
+    assert r.facts.record == expected  # the strings joined with nothing between them (RFC 7208 §3.3)
+    assert r.facts.lookups == 1
 
 
 async def test_spf_two_records(lab: LabDnsServer) -> None:
@@ -170,10 +171,10 @@ async def test_spf_two_records(lab: LabDnsServer) -> None:
         "two.example.net's SPF is invalid: 2 SPF records at two.example.net; there must be exactly one "
         "(RFC 7208 §3.2: permerror)"
     )
-    assert sorted(r.facts["records"]) == ["v=spf1 include:amazonses.com ~all", "v=spf1 ip4:192.0.2.10 -all"]
-    assert r.facts["record"] is None
-    assert r.facts["records_to_add"][0] == "; replace the 2 SPF records at two.example.net with this one"
-    merged = r.facts["records_to_add"][1]
+    assert sorted(r.facts.records) == ["v=spf1 include:amazonses.com ~all", "v=spf1 ip4:192.0.2.10 -all"]
+    assert r.facts.record is None
+    assert r.facts.records_to_add[0] == "; replace the 2 SPF records at two.example.net with this one"
+    merged = r.facts.records_to_add[1]
     assert merged.startswith('two.example.net. 300 IN TXT "v=spf1 ')
     assert "include:amazonses.com" in merged and "ip4:192.0.2.10" in merged
     assert "v=spf1 ip4:192.0.2.10 -all" in evidence_text(r)
@@ -185,13 +186,13 @@ async def test_spf_over_ten_lookups_through_nested_includes(lab: LabDnsServer) -
     # mx (14).
     r = await run(lab, "dns.spf", domain="big.example.net")
     assert (r.outcome, r.status) == ("invalid", "fail")
-    assert r.facts["lookups"] == 14
-    assert r.facts["void_lookups"] == 0
-    assert r.facts["problems"] == [
+    assert r.facts.lookups == 14
+    assert r.facts.void_lookups == 0
+    assert r.facts.problems == [
         "evaluating the record takes 14 DNS lookups; the limit is 10 (RFC 7208 §4.6.4) — crossed at "
         "'a:h2.big.example.net' in c.big.example.net"
     ]
-    counted = [(row["term"], row["depth"], row["total"]) for row in r.facts["lookup_table"] if row["lookups"]]
+    counted = [(row.term, row.depth, row.total) for row in r.facts.lookup_table if row.lookups]
     assert counted == [
         ("include:a.big.example.net", 0, 1),
         ("a", 1, 2),
@@ -208,10 +209,10 @@ async def test_spf_over_ten_lookups_through_nested_includes(lab: LabDnsServer) -
         ("include:amazonses.com", 1, 13),
         ("mx", 0, 14),
     ]
-    over = [row["over_limit"] for row in r.facts["lookup_table"] if row["lookups"]]
+    over = [row.over_limit for row in r.facts.lookup_table if row.lookups]
     assert over == [False] * 10 + [True] * 4
     # too many lookups needs a human: the fix says so instead of proposing a record
-    assert r.facts["records_to_add"][0].startswith("; no corrected record can be written automatically: ")
+    assert r.facts.records_to_add[0].startswith("; no corrected record can be written automatically: ")
     assert "total: 14 of 10 lookups" in evidence_text(r)
 
 
@@ -225,24 +226,24 @@ async def test_spf_lookup_count_agrees_with_checkdmarc(lab: LabDnsServer, domain
     )
     checkdmarc_utils.DNS_CACHE.clear()
     r = await run(lab, "dns.spf", domain=domain)
-    assert oracle["dns_lookups"] == r.facts["lookups"] == lookups
-    assert oracle["void_dns_lookups"] in (None, r.facts["void_lookups"])
+    assert oracle["dns_lookups"] == r.facts.lookups == lookups
+    assert oracle["void_dns_lookups"] in (None, r.facts.void_lookups)
     assert oracle["valid"] == (r.outcome == "pass")
 
 
 async def test_spf_more_than_two_void_lookups(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.spf", domain="void.example.net")
     assert r.outcome == "invalid"
-    assert (r.facts["lookups"], r.facts["void_lookups"]) == (4, 3)
-    assert r.facts["problems"] == [
+    assert (r.facts.lookups, r.facts.void_lookups) == (4, 3)
+    assert r.facts.problems == [
         "3 void lookups (no such name, or no records); the limit is 2 (RFC 7208 §4.6.4): "
         "'a:nx1.void.example.net' in void.example.net (NXDOMAIN), "
         "'a:nx2.void.example.net' in void.example.net (NXDOMAIN), "
         "'mx:txtonly.void.example.net' in void.example.net (no records)"
     ]
-    voids = [row["void_total"] for row in r.facts["lookup_table"] if row["void"]]
+    voids = [row.void_total for row in r.facts.lookup_table if row.void]
     assert voids == [1, 2, 3]
-    assert r.facts["records_to_add"] == [
+    assert r.facts.records_to_add == [
         "; replace the SPF record at void.example.net with this one (without the terms that match nothing)",
         'void.example.net. 300 IN TXT "v=spf1 include:amazonses.com ~all"',
     ]
@@ -251,30 +252,30 @@ async def test_spf_more_than_two_void_lookups(lab: LabDnsServer) -> None:
 async def test_spf_include_of_a_domain_without_spf(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.spf", domain="noinc.example.net")
     assert r.outcome == "invalid"
-    assert r.facts["problems"] == [
+    assert r.facts.problems == [
         "'include:nospf.example.org' in noinc.example.net: nospf.example.org has no SPF record "
         "(1 TXT record(s), none starts with v=spf1)"
     ]
-    assert r.facts["records_to_add"][1] == 'noinc.example.net. 300 IN TXT "v=spf1 include:amazonses.com -all"'
+    assert r.facts.records_to_add[1] == 'noinc.example.net. 300 IN TXT "v=spf1 include:amazonses.com -all"'
     assert "nospf.example.org. IN TXT just a verification token" in evidence_text(r)
 
     r = await run(lab, "dns.spf", domain="noinc2.example.net")
     assert r.outcome == "invalid"
-    assert r.facts["problems"] == [
+    assert r.facts.problems == [
         "'include:gone.example.org' in noinc2.example.net: gone.example.org has no SPF record (NXDOMAIN)"
     ]
-    assert r.facts["void_lookups"] == 1
+    assert r.facts.void_lookups == 1
 
 
 async def test_spf_missing(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.spf", domain="nospf.example.org")
     assert (r.outcome, r.status) == ("missing", "fail")
     assert r.summary == "no SPF record at nospf.example.org (1 TXT record(s), none starts with 'v=spf1')"
-    assert r.facts["records_to_add"] == ['nospf.example.org. 300 IN TXT "v=spf1 include:amazonses.com ~all"']
+    assert r.facts.records_to_add == ['nospf.example.org. 300 IN TXT "v=spf1 include:amazonses.com ~all"']
 
     r = await run(lab, "dns.spf", domain="absent.example.org")
     assert r.outcome == "missing"
-    assert r.facts["rcode"] == "nxdomain"
+    assert r.facts.rcode == "nxdomain"
     assert r.summary == "no SPF record at absent.example.org (NXDOMAIN: the name does not exist)"
     assert "absent.example.org TXT" in evidence_text(r) and "NXDOMAIN" in evidence_text(r)
 
@@ -282,9 +283,9 @@ async def test_spf_missing(lab: LabDnsServer) -> None:
 async def test_spf_required_include_absent(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.spf", domain="noses.example.net", require_include="amazonses.com")
     assert r.outcome == "invalid"
-    assert r.facts["includes_amazonses"] is False
-    assert r.facts["problems"] == ["the record does not include amazonses.com (need 'include:amazonses.com')"]
-    assert r.facts["records_to_add"][1] == (
+    assert r.facts.includes_amazonses is False
+    assert r.facts.problems == ["the record does not include amazonses.com (need 'include:amazonses.com')"]
+    assert r.facts.records_to_add[1] == (
         'noses.example.net. 300 IN TXT "v=spf1 ip4:192.0.2.0/24 include:amazonses.com -all"'
     )
     # Without the requirement the same record passes.
@@ -304,8 +305,8 @@ async def test_spf_syntax_error_with_fix(lab: LabDnsServer) -> None:
         "typo.example.net's SPF is invalid: unknown mechanism 'inlcude:amazonses.com' "
         "(did you mean 'include'?)"
     )
-    assert r.facts["record"] == "v=spf1 inlcude:amazonses.com ~all"
-    assert r.facts["records_to_add"][1] == 'typo.example.net. 300 IN TXT "v=spf1 include:amazonses.com ~all"'
+    assert r.facts.record == "v=spf1 inlcude:amazonses.com ~all"
+    assert r.facts.records_to_add[1] == 'typo.example.net. 300 IN TXT "v=spf1 include:amazonses.com ~all"'
     assert "v=spf1 inlcude:amazonses.com ~all" in evidence_text(r)
 
 
@@ -313,7 +314,7 @@ async def test_spf_servfail_is_an_error(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.spf", domain="servfail.example.net")
     assert (r.outcome, r.status) == ("error", "error")
     assert r.summary == "could not check: the TXT lookup for servfail.example.net got SERVFAIL"
-    assert r.facts["rcode"] == "servfail"
+    assert r.facts.rcode == "servfail"
     assert "SERVFAIL" in evidence_text(r)
 
 
@@ -325,8 +326,8 @@ async def test_spf_servfail_inside_an_include_is_an_error(lab: LabDnsServer) -> 
         "'include:servfail.example.net' in sfinc.example.net: the TXT lookup of servfail.example.net "
         "got SERVFAIL"
     )
-    assert r.facts["record"] == "v=spf1 include:servfail.example.net -all"
-    assert r.facts["lookup_table"][0]["result"] == "servfail"
+    assert r.facts.record == "v=spf1 include:servfail.example.net -all"
+    assert r.facts.lookup_table[0].result == "servfail"
 
 
 async def test_spf_timeout_is_an_error(lab: LabDnsServer) -> None:
@@ -335,7 +336,7 @@ async def test_spf_timeout_is_an_error(lab: LabDnsServer) -> None:
     assert time.monotonic() - started < 3
     assert (r.outcome, r.status) == ("error", "error")
     assert r.summary.startswith("could not check: the TXT lookup for timeout.example.net got a timeout")
-    assert r.facts["rcode"] == "timeout"
+    assert r.facts.rcode == "timeout"
 
 
 # ---------------------------------------------------------------------------------------------- DMARC
@@ -346,22 +347,22 @@ async def test_dmarc_clean(lab: LabDnsServer) -> None:
     assert (r.outcome, r.status) == ("pass", "pass")
     assert r.summary == "DMARC at _dmarc.example.com: p=reject, pct=100, adkim=r, aspf=r"
     f = r.facts
-    assert f["record"] == "v=DMARC1; p=reject; rua=mailto:dmarc@example.com"
-    assert (f["found_at"], f["policy"], f["subdomain_policy"], f["pct"]) == (
+    assert f.record == "v=DMARC1; p=reject; rua=mailto:dmarc@example.com"
+    assert (f.found_at, f.policy, f.subdomain_policy, f.pct) == (
         "_dmarc.example.com",
         "reject",
         "reject",
         100,
     )
-    assert (f["adkim"], f["aspf"], f["rua"]) == ("r", "r", ["mailto:dmarc@example.com"])
-    assert f["problems"] == [] and f["records_to_add"] == []
+    assert (f.adkim, f.aspf, f.rua) == ("r", "r", ["mailto:dmarc@example.com"])
+    assert f.problems == [] and f.records_to_add == []
 
 
 async def test_dmarc_missing(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.dmarc", domain="example.org")
     assert (r.outcome, r.status) == ("missing", "fail")
     assert r.summary == "no DMARC record at _dmarc.example.org (NXDOMAIN: the name does not exist)"
-    assert r.facts["records_to_add"] == [
+    assert r.facts.records_to_add == [
         '_dmarc.example.org. 300 IN TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@example.org"'
     ]
     assert "_dmarc.example.org TXT" in evidence_text(r)
@@ -370,7 +371,7 @@ async def test_dmarc_missing(lab: LabDnsServer) -> None:
 async def test_dmarc_missing_at_subdomain_and_org(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.dmarc", domain="nospf.example.org")
     assert r.outcome == "missing"
-    assert r.facts["problems"] == [
+    assert r.facts.problems == [
         "no DMARC record at _dmarc.nospf.example.org (NXDOMAIN: the name does not exist) nor at "
         "_dmarc.example.org (NXDOMAIN: the name does not exist)"
     ]
@@ -383,8 +384,8 @@ async def test_dmarc_invalid_tag(lab: LabDnsServer) -> None:
     assert r.summary == (
         "DMARC at _dmarc.badtag.example.net is invalid: unknown tag 'rau' (did you mean 'rua'?)"
     )
-    assert r.facts["record"] == "v=DMARC1; p=reject; rau=mailto:d@example.net"
-    assert r.facts["records_to_add"][1] == '_dmarc.badtag.example.net. 300 IN TXT "v=DMARC1; p=reject"'
+    assert r.facts.record == "v=DMARC1; p=reject; rau=mailto:d@example.net"
+    assert r.facts.records_to_add[1] == '_dmarc.badtag.example.net. 300 IN TXT "v=DMARC1; p=reject"'
     assert "rau=mailto:d@example.net" in evidence_text(r)
 
 
@@ -395,15 +396,15 @@ async def test_dmarc_two_records(lab: LabDnsServer) -> None:
         "DMARC at _dmarc.twice.example.net is invalid: 2 DMARC records; there must be exactly one "
         "(RFC 7489 §6.6.3: receivers then apply none)"
     )
-    assert len(r.facts["records"]) == 2 and r.facts["record"] is None
+    assert len(r.facts.records) == 2 and r.facts.record is None
 
 
 async def test_dmarc_fallback_to_org_domain(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.dmarc", domain="mail.example.co.uk")
     assert (r.outcome, r.status) == ("pass", "pass")
     f = r.facts
-    assert (f["found_at"], f["org_domain"], f["fallback"]) == ("_dmarc.example.co.uk", "example.co.uk", True)
-    assert (f["policy"], f["subdomain_policy"], f["effective_policy"], f["adkim"]) == (
+    assert (f.found_at, f.org_domain, f.fallback) == ("_dmarc.example.co.uk", "example.co.uk", True)
+    assert (f.policy, f.subdomain_policy, f.effective_policy, f.adkim) == (
         "reject", "quarantine", "quarantine", "s",
     )  # fmt: skip
     assert r.summary == (
@@ -416,7 +417,7 @@ async def test_dmarc_fallback_to_org_domain(lab: LabDnsServer) -> None:
 async def test_dmarc_p_none_warns(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.dmarc", domain="monitor.example.net")
     assert (r.outcome, r.status) == ("pass", "warn")
-    assert r.facts["policy"] == "none"
+    assert r.facts.policy == "none"
     assert r.summary.endswith("(monitoring only: nothing is quarantined or rejected)")
 
 
@@ -433,12 +434,12 @@ async def test_dkim_all_present(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.dkim", domain="example.com", tokens="tok1, tok2\ntok3")
     assert (r.outcome, r.status) == ("pass", "pass")
     assert r.summary == "all 3 DKIM CNAME records for example.com point to amazonses.com"
-    assert [(x["token"], x["status"], x["found"]) for x in r.facts["records"]] == [
+    assert [(x.token, x.status, x.found) for x in r.facts.records] == [
         ("tok1", "ok", "tok1.dkim.amazonses.com"),
         ("tok2", "ok", "tok2.dkim.amazonses.com"),
         ("tok3", "ok", "TOK3.dkim.amazonses.com"),  # compared case-insensitively
     ]
-    assert r.facts["missing_count"] == 0 and r.facts["records_to_add"] == []
+    assert r.facts.missing_count == 0 and r.facts.records_to_add == []
     assert len(r.evidence) == 3
 
 
@@ -450,14 +451,14 @@ async def test_dkim_one_missing_one_elsewhere(lab: LabDnsServer) -> None:
         "(NXDOMAIN); tokc._domainkey.dkim.example.net points to tokc.dkim.example.org, not "
         "tokc.dkim.amazonses.com"
     )
-    records = {x["token"]: x for x in r.facts["records"]}
-    assert records["toka"]["status"] == "ok"
-    assert (records["tokb"]["status"], records["tokb"]["found"]) == ("missing", None)
-    assert (records["tokc"]["status"], records["tokc"]["found"]) == ("wrong-target", "tokc.dkim.example.org")
-    assert records["tokb"]["name"] == "tokb._domainkey.dkim.example.net"
-    assert records["tokb"]["expected"] == "tokb.dkim.amazonses.com"
-    assert r.facts["missing_count"] == 2
-    assert r.facts["records_to_add"] == [
+    records = {x.token: x for x in r.facts.records}
+    assert records["toka"].status == "ok"
+    assert (records["tokb"].status, records["tokb"].found) == ("missing", None)
+    assert (records["tokc"].status, records["tokc"].found) == ("wrong-target", "tokc.dkim.example.org")
+    assert records["tokb"].name == "tokb._domainkey.dkim.example.net"
+    assert records["tokb"].expected == "tokb.dkim.amazonses.com"
+    assert r.facts.missing_count == 2
+    assert r.facts.records_to_add == [
         "tokb._domainkey.dkim.example.net. 1800 IN CNAME tokb.dkim.amazonses.com.",
         "tokc._domainkey.dkim.example.net. 1800 IN CNAME tokc.dkim.amazonses.com.",
     ]
@@ -466,6 +467,20 @@ async def test_dkim_one_missing_one_elsewhere(lab: LabDnsServer) -> None:
 async def test_dkim_without_tokens_is_skipped(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.dkim", domain="example.com")
     assert (r.outcome, r.status) == ("skipped", "skipped")
+    assert r.summary == "not checked: no tokens given"
+    r = await run(lab, "dns.dkim", domain="example.com", tokens=" , ")
+    assert (r.outcome, r.summary) == ("skipped", "no Easy DKIM tokens given: DKIM CNAMEs not checked")
+
+
+async def test_dkim_tokens_as_a_list(lab: LabDnsServer) -> None:
+    r = await run(lab, "dns.dkim", domain="example.com", tokens=["tok1", "tok2", "tok3"])
+    assert (r.outcome, r.facts.tokens) == ("pass", ["tok1", "tok2", "tok3"])
+
+
+async def test_a_required_domain_is_enforced(lab: LabDnsServer) -> None:
+    for name in ("dns.spf", "dns.dmarc", "dns.dkim"):
+        r = await run(lab, name, tokens="tok1") if name == "dns.dkim" else await run(lab, name)
+        assert (r.outcome, r.status, r.summary) == ("error", "error", "could not check: no domain given")
 
 
 # ------------------------------------------------------------------------------------------ MAIL FROM
@@ -479,16 +494,16 @@ async def test_mail_from_ok(lab: LabDnsServer) -> None:
         "SPF includes amazonses.com"
     )
     f = r.facts
-    assert f["mx"] == ["10 feedback-smtp.us-east-1.amazonses.com."]
-    assert f["expected_mx"] == "feedback-smtp.us-east-1.amazonses.com"
-    assert (f["region"], f["spf_record"]) == ("us-east-1", "v=spf1 include:amazonses.com ~all")
-    assert f["problems"] == [] and f["records_to_add"] == []
+    assert f.mx == ["10 feedback-smtp.us-east-1.amazonses.com."]
+    assert f.expected_mx == "feedback-smtp.us-east-1.amazonses.com"
+    assert (f.region, f.spf_record) == ("us-east-1", "v=spf1 include:amazonses.com ~all")
+    assert f.problems == [] and f.records_to_add == []
 
 
 async def test_mail_from_not_under_identity_is_noted(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.mail_from", mail_from_domain="mail.example.com", identity_domain="example.net")
     assert (r.outcome, r.status) == ("pass", "warn")
-    assert r.facts["problems"] == [
+    assert r.facts.problems == [
         "mail.example.com is not a subdomain of the identity example.net; SES requires it to be"
     ]
 
@@ -497,7 +512,7 @@ async def test_mail_from_mx_missing(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.mail_from", mail_from_domain="bounce.example.net")
     assert (r.outcome, r.status) == ("mx-missing", "fail")
     assert r.summary == "no MX record at bounce.example.net (the name exists but has no MX record)"
-    assert r.facts["records_to_add"] == [
+    assert r.facts.records_to_add == [
         "bounce.example.net. 300 IN MX 10 feedback-smtp.us-east-1.amazonses.com."
     ]
 
@@ -509,7 +524,7 @@ async def test_mail_from_mx_wrong_region(lab: LabDnsServer) -> None:
         "the MX at mf-west.example.net points to feedback-smtp.eu-west-1.amazonses.com, which is for "
         "eu-west-1; mail is sent from us-east-1, so it must be feedback-smtp.us-east-1.amazonses.com"
     )
-    assert r.facts["records_to_add"] == [
+    assert r.facts.records_to_add == [
         "; the only MX record at mf-west.example.net must be",
         "mf-west.example.net. 300 IN MX 10 feedback-smtp.us-east-1.amazonses.com.",
     ]
@@ -524,10 +539,10 @@ async def test_mail_from_several_mx_and_bad_spf(lab: LabDnsServer) -> None:
     assert r.outcome == "mx-missing"  # the MX problem wins over the SPF one
     assert r.summary.startswith("2 MX records at mf-two.example.net (")
     assert r.summary.endswith("(and SPF is wrong too)")
-    assert r.facts["problems"][-1] == (
+    assert r.facts.problems[-1] == (
         "SPF: the record does not include amazonses.com (need 'include:amazonses.com')"
     )
-    assert r.facts["records_to_add"][-1] == (
+    assert r.facts.records_to_add[-1] == (
         'mf-two.example.net. 300 IN TXT "v=spf1 ip4:192.0.2.1 include:amazonses.com -all"'
     )
 
@@ -548,10 +563,8 @@ async def test_mail_from_spf_missing(lab: LabDnsServer) -> None:
         "MAIL FROM mf-nospf.example.net: no SPF record at mf-nospf.example.net (the name exists but has no "
         "TXT record)"
     )
-    assert r.facts["spf_record"] is None
-    assert r.facts["records_to_add"] == [
-        'mf-nospf.example.net. 300 IN TXT "v=spf1 include:amazonses.com ~all"'
-    ]
+    assert r.facts.spf_record is None
+    assert r.facts.records_to_add == ['mf-nospf.example.net. 300 IN TXT "v=spf1 include:amazonses.com ~all"']
 
 
 async def test_mail_from_spf_without_amazonses(lab: LabDnsServer) -> None:
@@ -561,11 +574,16 @@ async def test_mail_from_spf_without_amazonses(lab: LabDnsServer) -> None:
 
 
 async def test_mail_from_skipped(lab: LabDnsServer) -> None:
-    r = await run(lab, "dns.mail_from")
+    r = await run(lab, "dns.mail_from", identity_domain="example.com")
     assert (r.outcome, r.status) == ("skipped", "skipped")
+    assert r.summary == "not checked: no mail from domain given"
 
 
 async def test_mail_from_servfail_is_an_error(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.mail_from", mail_from_domain="mf-fail.example.net")
     assert (r.outcome, r.status) == ("error", "error")
     assert r.summary == "could not check: the MX lookup for mf-fail.example.net got SERVFAIL"
+    assert (r.facts.rcode, r.facts.problems) == (
+        "servfail",
+        ["the MX lookup for mf-fail.example.net got SERVFAIL"],
+    )

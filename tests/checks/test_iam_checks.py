@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-import maildoctor.checks.iam  # noqa: F401  (registers the checks until maildoctor.checks imports them)
-from maildoctor.checks.cloudtrail import RateLimit, parse_time
-from maildoctor.checks.registry import CheckResult, registry
+from maildoctor.checks.cloudtrail import KeyHistoryFacts, RateLimit
+from maildoctor.checks.common import parse_time
+from maildoctor.checks.iam import SmtpKeyFacts
+from maildoctor.checks.registry import CheckResult, default_registry
 from maildoctor.lab.scenario import Scenario
 from tests.helpers import assert_json_safe
 
@@ -29,13 +30,19 @@ SECRET = "6N2DMWYY2PEFKCBiF4Aul0QhaTgPpshCizOEzNs4"
 OTHER_SECRET = "xodeUHFE7bsw4msohjLHuOQ+2ahnuV43KFcL5S/M"
 
 
-async def run(run_check: Any, name: str, **args: str) -> CheckResult:
+async def run(run_check: Any, name: str, **args: str | None) -> CheckResult:
     result: CheckResult = await run_check(name, **args)
-    assert result.outcome in registry()[name].all_outcomes
+    assert result.outcome in default_registry()[name].all_outcomes
     assert "\n" not in result.summary
-    assert_json_safe(result.facts)
-    json.dumps(result.facts)
+    assert isinstance(result.facts, default_registry()[name].facts)
+    assert_json_safe(facts(result))
+    json.dumps(facts(result))
     return result
+
+
+def facts(result: CheckResult) -> dict[str, Any]:
+    """The step's facts as the flows and reports see them."""
+    return result.facts.model_dump(mode="json")
 
 
 def evidence_text(result: CheckResult) -> str:
@@ -95,7 +102,7 @@ def key(key_id: str, secret: str = SECRET, **more: Any) -> dict[str, Any]:
 
 
 def test_checks_are_registered() -> None:
-    specs = registry()
+    specs = default_registry()
     smtp_key = specs["iam.smtp_key"]
     assert smtp_key.outcomes == {
         "active",
@@ -106,8 +113,10 @@ def test_checks_are_registered() -> None:
         "not-a-key",
         "skipped",
     }
-    assert smtp_key.args == {"smtp_username", "sender", "region"}
+    assert smtp_key.arg_names == {"smtp_username", "sender", "region"}
     assert smtp_key.required_args == frozenset()
+    assert smtp_key.applies_when == ("smtp_username",)
+    assert smtp_key.facts is SmtpKeyFacts
     assert set(smtp_key.iam_actions) == {
         "iam:GetAccessKeyLastUsed",
         "iam:ListAccessKeys",
@@ -116,13 +125,21 @@ def test_checks_are_registered() -> None:
     }
     history = specs["cloudtrail.key_history"]
     assert history.outcomes == {"rotated", "quiet", "skipped"}
-    assert history.args == {"smtp_username", "user", "bounce_time"}
+    assert history.arg_names == {"smtp_username", "user", "bounce_time"}
     assert history.required_args == {"smtp_username"}
+    assert history.applies_when == ()
+    assert history.facts is KeyHistoryFacts
     assert set(history.iam_actions) == {
         "cloudtrail:LookupEvents",
         "iam:ListAccessKeys",
         "iam:GetAccessKeyLastUsed",
     }
+    # the facts the flows' remedies name ({key.user}, {history-stale.timeline} …)
+    assert {"user", "current_key", "decision"} <= smtp_key.fact_names()
+    assert {
+        "user", "current_active_key", "deactivated_at", "deactivated_by", "timeline",
+        "eventbridge_pattern", "eventbridge_region",
+    } <= history.fact_names()  # fmt: skip
     for spec in (smtp_key, history):
         assert spec.description
         # read-only: every action reads (SimulatePrincipalPolicy evaluates, it changes nothing)
@@ -142,8 +159,8 @@ async def test_seed_incident_key_is_gone(load: Any, run_check: Any) -> None:
         "access key AKIAEXAMPLEOLDKEY001 does not exist in this account: deleted (a rotation?) or from "
         "another account"
     )
-    assert r.facts["key_id"] == OLD
-    assert r.facts["user"] is None and r.facts["status"] is None and r.facts["current_key"] is None
+    assert facts(r)["key_id"] == OLD
+    assert facts(r)["user"] is None and facts(r)["status"] is None and facts(r)["current_key"] is None
     assert [e.title for e in r.evidence] == ["IAM GetAccessKeyLastUsed AccessKeyId=AKIAEXAMPLEOLDKEY001"]
     assert "NoSuchEntity" in evidence_text(r)
 
@@ -154,7 +171,7 @@ async def test_seed_incident_history_is_a_rotation(load: Any, run_check: Any, gi
     args = {"user": SMTP_USER} if give_user else {}
     bounce = (clock.before - timedelta(days=1)).isoformat().replace("+00:00", "Z")
     r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD, bounce_time=bounce, **args)
-    f = r.facts
+    f = facts(r)
     assert (r.outcome, r.status) == ("rotated", "fail")
     assert f["key_id"] == OLD and f["user"] == SMTP_USER
     deleted = clock.assert_at(f["deleted_at"], -timedelta(days=3))
@@ -200,14 +217,14 @@ async def test_bounce_is_placed_in_time_order(load: Any, run_check: Any) -> None
     # an RFC 5322 date, as in a bounce's Date header
     header = before_rotation.strftime("%a, %d %b %Y %H:%M:%S +0000")
     r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD, bounce_time=header)
-    assert r.facts["bounce_time"] == before_rotation.isoformat().replace("+00:00", "Z")
-    assert r.facts["timeline"][0] == f"{stamp(before_rotation)}  ← bounce received"
-    assert len(r.facts["timeline"]) == 4
-    assert r.facts["bounce_after_change"] is False
+    assert facts(r)["bounce_time"] == before_rotation.isoformat().replace("+00:00", "Z")
+    assert facts(r)["timeline"][0] == f"{stamp(before_rotation)}  ← bounce received"
+    assert len(facts(r)["timeline"]) == 4
+    assert facts(r)["bounce_after_change"] is False
 
     r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD, bounce_time="last tuesday")
-    assert r.facts["bounce_time"] is None and len(r.facts["timeline"]) == 3
-    assert r.facts["notes"] == [
+    assert facts(r)["bounce_time"] is None and len(facts(r)["timeline"]) == 3
+    assert facts(r)["notes"] == [
         "bounce_time 'last tuesday' is not a time I can read (ISO 8601 or an RFC 5322 date): left out"
     ]
 
@@ -215,7 +232,7 @@ async def test_bounce_is_placed_in_time_order(load: Any, run_check: Any) -> None
 async def test_eventbridge_pattern_names_the_user(load: Any, run_check: Any) -> None:
     load("seed-incident")
     r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD)
-    pattern = json.loads(r.facts["eventbridge_pattern"])
+    pattern = json.loads(facts(r)["eventbridge_pattern"])
     assert pattern == {
         "source": ["aws.iam"],
         "detail-type": ["AWS API Call via CloudTrail"],
@@ -225,23 +242,22 @@ async def test_eventbridge_pattern_names_the_user(load: Any, run_check: Any) -> 
             "requestParameters": {"userName": ["ses-smtp-user"]},
         },
     }
-    assert r.facts["eventbridge_region"] == "us-east-1"
+    assert facts(r)["eventbridge_region"] == "us-east-1"
 
 
-async def test_unknown_placeholders_count_as_unset(load: Any, run_check: Any) -> None:
-    # a flow renders a fact an earlier step did not have as "(unknown)": the key check had no user
+async def test_unknown_placeholders_arrive_as_none(load: Any, run_check: Any) -> None:
+    # a flow passes a fact an earlier step did not have as None: the key check had no user
     load("seed-incident")
-    r = await run(
-        run_check, "cloudtrail.key_history", smtp_username=OLD, user="(unknown)", bounce_time="(unknown)"
-    )
-    assert (r.outcome, r.facts["user"], r.facts["bounce_time"], r.facts["notes"]) == (
+    r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD, user=None, bounce_time=None)
+    assert (r.outcome, facts(r)["user"], facts(r)["bounce_time"], facts(r)["notes"]) == (
         "rotated",
         SMTP_USER,
         None,
         [],
     )
-    r = await run(run_check, "iam.smtp_key", smtp_username="(unknown)")
-    assert r.outcome == "skipped"
+    r = await run(run_check, "iam.smtp_key", smtp_username=None)
+    assert (r.outcome, r.status, r.summary) == ("skipped", "skipped", "not checked: no smtp username given")
+    assert facts(r) == SmtpKeyFacts().model_dump(mode="json") and r.evidence == []
 
 
 # ------------------------------------------------------------------------------------- all clear
@@ -250,7 +266,7 @@ async def test_unknown_placeholders_count_as_unset(load: Any, run_check: Any) ->
 async def test_all_clear_key_is_active(load: Any, run_check: Any) -> None:
     clock = Clock(load, "all-clear")
     r = await run(run_check, "iam.smtp_key", smtp_username=NEW)
-    f = r.facts
+    f = facts(r)
     assert (r.outcome, r.status) == ("active", "pass")
     assert r.summary == (
         "AKIAEXAMPLENEWKEY002 is an active access key of IAM user ses-smtp-user (created 200 days ago, "
@@ -279,7 +295,7 @@ async def test_all_clear_history_is_quiet(load: Any, run_check: Any, give_user: 
     load("all-clear")
     args = {"user": SMTP_USER} if give_user else {}
     r = await run(run_check, "cloudtrail.key_history", smtp_username=NEW, **args)
-    f = r.facts
+    f = facts(r)
     # the key's one CreateAccessKey was 200 days ago: outside CloudTrail's 90 days
     assert (r.outcome, r.status) == ("quiet", "info")
     assert r.summary == (
@@ -300,7 +316,7 @@ async def test_all_clear_history_is_quiet(load: Any, run_check: Any, give_user: 
 async def test_inactive_key_points_at_the_current_one(load: Any, run_check: Any) -> None:
     clock = Clock(load, "smtp-key-inactive")
     r = await run(run_check, "iam.smtp_key", smtp_username=NEW)
-    f = r.facts
+    f = facts(r)
     assert (r.outcome, r.status) == ("inactive", "fail")
     assert r.summary == (
         "access key AKIAEXAMPLENEWKEY002 of ses-smtp-user is Inactive (deactivated, e.g. step one of a "
@@ -311,7 +327,7 @@ async def test_inactive_key_points_at_the_current_one(load: Any, run_check: Any)
     clock.assert_at(f["other_keys"][0]["created"], -timedelta(days=1))
 
     r = await run(run_check, "cloudtrail.key_history", smtp_username=NEW, user=SMTP_USER)
-    f = r.facts
+    f = facts(r)
     assert (r.outcome, r.status) == ("rotated", "fail")
     deactivated = clock.assert_at(f["deactivated_at"], -timedelta(days=1))
     assert f["deactivated_by"] == "alice" and f["deleted_at"] is None
@@ -327,7 +343,7 @@ async def test_user_without_send_raw_is_not_authorized(load: Any, run_check: Any
     r = await run(run_check, "iam.smtp_key", smtp_username=NEW)
     assert (r.outcome, r.status) == ("not-authorized", "fail")
     assert r.summary == "user ses-smtp-user may not ses:SendRawEmail (implicitDeny): SMTP sends need it"
-    assert (r.facts["may_send_raw"], r.facts["decision"], r.facts["status"]) == (
+    assert (facts(r)["may_send_raw"], facts(r)["decision"], facts(r)["status"]) == (
         False,
         "implicitDeny",
         "Active",
@@ -350,12 +366,12 @@ async def test_policy_scoped_to_the_identity(load: Any, run_check: Any) -> None:
     load(world([smtp_user(key(NEW), policy=scoped)], []))
     # simulated on "*", a policy that names the identity does not match: judged by the sender it does
     r = await run(run_check, "iam.smtp_key", smtp_username=NEW)
-    assert (r.outcome, r.facts["decision"]) == ("not-authorized", "implicitDeny")
+    assert (r.outcome, facts(r)["decision"]) == ("not-authorized", "implicitDeny")
     r = await run(
         run_check, "iam.smtp_key", smtp_username=NEW, sender="admin@example.com", region="us-east-1"
     )
-    assert (r.outcome, r.status, r.facts["may_send_raw"]) == ("active", "pass", True)
-    assert r.facts["simulated_resources"] == [
+    assert (r.outcome, r.status, facts(r)["may_send_raw"]) == ("active", "pass", True)
+    assert facts(r)["simulated_resources"] == [
         f"arn:aws:ses:us-east-1:{ACCOUNT}:identity/admin@example.com",
         domain_arn,
     ]
@@ -370,7 +386,7 @@ async def test_never_used_key(load: Any, run_check: Any) -> None:
     load(world([smtp_user(key(NEW, created="-10d"))], []))
     r = await run(run_check, "iam.smtp_key", smtp_username=NEW)
     assert r.outcome == "active"
-    assert (r.facts["last_used"], r.facts["last_used_service"], r.facts["last_used_region"]) == (
+    assert (facts(r)["last_used"], facts(r)["last_used_service"], facts(r)["last_used_region"]) == (
         None,
         "N/A",
         "N/A",
@@ -392,7 +408,7 @@ async def test_temporary_key(load: Any, run_check: Any) -> None:
         "ASIAEXAMPLETEMPKEY05 is a temporary (STS) access key id: temporary credentials cannot be SES SMTP "
         "credentials; use a long-term access key (AKIA…) of an IAM user"
     )
-    assert r.facts["key_type"] == "temporary" and r.evidence == []
+    assert facts(r)["key_type"] == "temporary" and r.evidence == []
     r = await run(run_check, "cloudtrail.key_history", smtp_username="ASIAEXAMPLETEMPKEY05")
     assert (r.outcome, r.status) == ("skipped", "skipped")
 
@@ -417,19 +433,24 @@ async def test_not_a_key(load: Any, run_check: Any) -> None:
         assert r.summary.startswith(
             f"SES SMTP user names are access key ids like AKIA…; this looks like {looks_like}"
         )
-        assert r.facts["key_id"] is None and r.facts["looks_like"].startswith(looks_like) and r.evidence == []
+        assert (
+            facts(r)["key_id"] is None and facts(r)["looks_like"].startswith(looks_like) and r.evidence == []
+        )
         assert value not in r.summary  # a password pasted as the user name must not reach a transcript
         r = await run(run_check, "cloudtrail.key_history", smtp_username=value)
         assert r.outcome == "skipped" and value not in r.summary
 
 
-async def test_empty_user_name_is_skipped(load: Any, run_check: Any) -> None:
+async def test_empty_user_name(load: Any, run_check: Any) -> None:
     load("all-clear")
-    r = await run(run_check, "iam.smtp_key", smtp_username="  ")
-    assert (r.outcome, r.status) == ("skipped", "skipped")
-    r = await run(run_check, "cloudtrail.key_history", smtp_username="")
-    assert (r.outcome, r.status) == ("skipped", "skipped")
-    assert r.summary == "no SMTP user name given: no key history to look up"
+    for blank in ("", "  "):
+        r = await run(run_check, "iam.smtp_key", smtp_username=blank)
+        assert (r.outcome, r.status) == ("skipped", "skipped")
+        # the history needs a key id: without one the engine does not run it
+        r = await run(run_check, "cloudtrail.key_history", smtp_username=blank)
+        assert (r.outcome, r.status) == ("error", "error")
+        assert r.summary == "could not check: no smtp username given"
+        assert facts(r) == KeyHistoryFacts().model_dump(mode="json")
 
 
 # ----------------------------------------------------------------------------------- more history
@@ -462,7 +483,7 @@ async def test_rotation_by_an_assumed_role_and_the_user_deleted(load: Any, run_c
     r = await run(run_check, "iam.smtp_key", smtp_username=OLD)
     assert r.outcome == "not-found"
     r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD)
-    f = r.facts
+    f = facts(r)
     role = f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/bob@example.com"
     assert (r.outcome, r.status) == ("rotated", "fail")
     assert (f["user"], f["deleted_by"], f["user_exists"]) == ("old-smtp", role, False)
@@ -491,10 +512,10 @@ async def test_rotation_under_way_warns(load: Any, run_check: Any) -> None:
         ),
     )
     r = await run(run_check, "iam.smtp_key", smtp_username=OLD)
-    assert (r.outcome, r.facts["current_key"], r.facts["active_keys"]) == ("active", NEW, [NEW, OLD])
+    assert (r.outcome, facts(r)["current_key"], facts(r)["active_keys"]) == ("active", NEW, [NEW, OLD])
     r = await run(run_check, "cloudtrail.key_history", smtp_username=OLD, user=SMTP_USER)
-    created = clock.assert_at(r.facts["created_keys"][0]["time"], -timedelta(minutes=20))
-    assert (r.outcome, r.status, r.facts["replacement_key"]) == ("rotated", "warn", NEW)
+    created = clock.assert_at(facts(r)["created_keys"][0]["time"], -timedelta(minutes=20))
+    assert (r.outcome, r.status, facts(r)["replacement_key"]) == ("rotated", "warn", NEW)
     assert r.summary == (
         f"a new key AKIAEXAMPLENEWKEY002 was created for ses-smtp-user 20 minutes ago by alice "
         f"({stamp(created)}); AKIAEXAMPLEOLDKEY001 is still active: a rotation under way, move the client "
@@ -511,7 +532,7 @@ async def test_recent_key_without_rotation_is_quiet(load: Any, run_check: Any) -
         ),
     )
     r = await run(run_check, "cloudtrail.key_history", smtp_username=NEW)
-    created = clock.assert_at(r.facts["created_at"], -timedelta(days=10))
+    created = clock.assert_at(facts(r)["created_at"], -timedelta(days=10))
     assert (r.outcome, r.status) == ("quiet", "pass")
     assert r.summary == (
         f"no rotation: AKIAEXAMPLENEWKEY002 was created 10 days ago by alice ({stamp(created)}) and has not "
@@ -535,7 +556,7 @@ async def test_every_page_is_read(load: Any, run_check: Any) -> None:
     create = {"event": "CreateAccessKey", "time": "-70h", "actor": "alice", "user": SMTP_USER, "key": NEW}
     load(world([smtp_user(key(NEW, created="-70h"))], [create, *toggles]))
     r = await run(run_check, "cloudtrail.key_history", smtp_username=NEW)
-    f = r.facts
+    f = facts(r)
     assert len(f["events"]) == 61 and len({e["event_id"] for e in f["events"]}) == 61
     assert [e["event"] for e in f["events"]] == ["CreateAccessKey"] + ["UpdateAccessKey"] * 60
     assert [e["status"] for e in f["events"][1:]] == (["Inactive", "Active"] * 30)  # -61h … -2h

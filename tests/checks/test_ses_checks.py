@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-import maildoctor.checks.ses  # noqa: F401  (registers the checks until maildoctor.checks imports it)
-from maildoctor.checks.registry import CheckContext, CheckResult, registry
-from maildoctor.checks.ses import domain_chain, jsonable
+from maildoctor.checks.common import jsonable
+from maildoctor.checks.registry import CheckResult, default_registry
+from maildoctor.checks.ses import SuppressionFacts, domain_chain
 from maildoctor.clients import Clients
 from maildoctor.clients.settings import Settings
 from maildoctor.lab.scenario import LAB_ACCOUNT_ID, Scenario, load_scenario
@@ -56,12 +56,20 @@ def domain_identity(name: str = "example.com", **extra: Any) -> dict[str, Any]:
     return {"identity": name, "dkim": {"status": "SUCCESS", "tokens": TOKENS}, **extra}
 
 
-def check_shape(name: str, result: CheckResult) -> None:
-    spec = registry()[name]
+def check_shape(name: str, result: CheckResult, args: dict[str, str]) -> None:
+    spec = default_registry()[name]
     assert result.outcome in spec.all_outcomes
     assert "\n" not in result.summary
-    assert json.loads(json.dumps(result.facts)) == result.facts  # JSON-safe, nothing lost
-    assert result.evidence or result.status == "skipped"
+    assert isinstance(result.facts, spec.facts)
+    facts = dumped(result)
+    assert json.loads(json.dumps(facts)) == facts  # JSON-safe, nothing lost
+    # evidence, unless nothing was asked: skipped, or refused for a missing argument
+    assert result.evidence or result.status == "skipped" or spec.missing(args) is not None
+
+
+def dumped(result: CheckResult) -> dict[str, Any]:
+    """The facts as the step (and the report) holds them."""
+    return result.facts.model_dump(mode="json")
 
 
 def evidence_text(result: CheckResult) -> str:
@@ -75,15 +83,14 @@ _CLIENTS: dict[Settings, Clients] = {}
 def ses(load):
     """``run_check`` (conftest) with one difference: the clients are kept for the module, keyed by the
     settings the environment gives, because building boto3 clients costs ~70 ms per service and region
-    and the suppression check talks to every SES region. Same lab, same protocols, same check function."""
+    and the suppression check talks to every SES region. Same lab, same protocols, same ``spec.run``."""
 
     async def _run(name: str, **args: str) -> CheckResult:
         # the state dir is per test and unused by these checks: leave it out of the key
         settings = dataclasses.replace(Settings.resolve(), timeout=5.0, state_dir=None)
         clients = _CLIENTS.setdefault(settings, Clients(settings))
-        ctx = CheckContext(clients=clients, args=args, inputs={}, facts={})
-        result = await registry()[name].fn(ctx)
-        check_shape(name, result)
+        result = await default_registry()[name].run(clients, args)
+        check_shape(name, result, args)
         return result
 
     return _run
@@ -107,7 +114,7 @@ def dead_aws(monkeypatch: pytest.MonkeyPatch, dead_port: int):
 
 
 def test_checks_are_registered() -> None:
-    specs = registry()
+    specs = default_registry()
     expected = {
         "ses.identity": ({"pass", "not-found", "unverified"}, {"sender"}, {"sender", "region"}),
         "ses.account": (
@@ -130,7 +137,7 @@ def test_checks_are_registered() -> None:
     }
     for name, (outcomes, required, args) in expected.items():
         spec = specs[name]
-        assert (spec.outcomes, spec.required_args, spec.args) == (outcomes, required, args), name
+        assert (spec.outcomes, spec.required_args, spec.arg_names) == (outcomes, required, args), name
         assert spec.description
     assert specs["ses.identity"].iam_actions == ("ses:GetEmailIdentity", "sts:GetCallerIdentity")
     assert set(specs["ses.account"].iam_actions) == {
@@ -141,6 +148,8 @@ def test_checks_are_registered() -> None:
     for name in ("ses.dkim", "ses.mail_from", "ses.dmarc_alignment"):
         assert specs[name].iam_actions == ("ses:GetEmailIdentity",)
     assert specs["ses.suppression"].iam_actions == ("ses:GetSuppressedDestination",)
+    assert specs["ses.suppression"].applies_when == ("recipient",)
+    assert {name for name in expected if specs[name].applies_when} == {"ses.suppression"}
 
 
 def test_domain_chain_and_jsonable() -> None:
@@ -153,7 +162,7 @@ def test_domain_chain_and_jsonable() -> None:
     assert domain_chain("") == []
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert jsonable({"t": when, "n": [1.0, 0.5], "b": b"x"}) == {
-        "t": "2026-01-02T03:04:05+00:00",
+        "t": "2026-01-02T03:04:05Z",
         "n": [1, 0.5],
         "b": "x",
     }
@@ -167,7 +176,7 @@ async def test_identity_all_clear(load, ses) -> None:
     r = await ses("ses.identity", sender="admin@example.com", region="us-east-1")
     assert (r.outcome, r.status) == ("pass", "pass")
     assert r.summary == "admin@example.com is verified for sending in us-east-1"
-    assert r.facts == {
+    assert dumped(r) == {
         "sender": "admin@example.com",
         "domain": "example.com",
         "region": "us-east-1",
@@ -209,14 +218,14 @@ async def test_identity_not_found_but_verified_in_another_region(load, ses) -> N
         "neither admin@example.com nor example.com is an SES identity in us-east-1; found in us-west-2: "
         "send from there, or create and verify it in us-east-1"
     )
-    assert r.facts["found_in_regions"] == ["us-west-2"]
-    assert r.facts["found_elsewhere"] == [
+    assert r.facts.found_in_regions == ["us-west-2"]
+    assert dumped(r)["found_elsewhere"] == [
         {"region": "us-west-2", "name": "example.com", "type": "DOMAIN", "verification_status": "SUCCESS",
          "verified_for_sending": True},
     ]  # fmt: skip
-    assert r.facts["unchecked_regions"] == []
-    assert (r.facts["identities"], r.facts["verified_identity"]) == ([], None)
-    assert r.facts["identity_arn"] == f"arn:aws:ses:us-east-1:{LAB_ACCOUNT_ID}:identity/example.com"
+    assert r.facts.unchecked_regions == []
+    assert (r.facts.identities, r.facts.verified_identity) == ([], None)
+    assert r.facts.identity_arn == f"arn:aws:ses:us-east-1:{LAB_ACCOUNT_ID}:identity/example.com"
     assert "NotFoundException: Email identity admin@example.com does not exist." in evidence_text(r)
     assert f"not found in {SES_REGION_COUNT - 2} other region(s)" in evidence_text(r)
     assert elapsed < 5, f"the other-region search took {elapsed:.2f}s"
@@ -230,14 +239,14 @@ async def test_identity_not_found_anywhere(load, ses) -> None:
         "neither ops@example.net nor example.net is an SES identity in us-east-1; not in any other SES "
         "region either"
     )
-    assert r.facts["found_in_regions"] == []
+    assert r.facts.found_in_regions == []
 
 
 async def test_identity_unverified(load, ses) -> None:
     load("identity-unverified")
     r = await ses("ses.identity", sender="admin@example.com", region="us-east-1")
     assert (r.outcome, r.status) == ("unverified", "fail")
-    assert r.facts["identities"] == [
+    assert dumped(r)["identities"] == [
         {
             "name": "example.com",
             "type": "DOMAIN",
@@ -245,8 +254,8 @@ async def test_identity_unverified(load, ses) -> None:
             "verified_for_sending": False,
         }
     ]
-    assert r.facts["verified_identity"] is None
-    assert r.facts["identity_arn"] == f"arn:aws:ses:us-east-1:{LAB_ACCOUNT_ID}:identity/example.com"
+    assert r.facts.verified_identity is None
+    assert r.facts.identity_arn == f"arn:aws:ses:us-east-1:{LAB_ACCOUNT_ID}:identity/example.com"
     assert r.summary == (
         "example.com (FAILED, DKIM FAILED: SES verifies a domain through its DKIM records) exists in "
         "us-east-1 but is not verified for sending"
@@ -258,25 +267,25 @@ async def test_identity_pending_address_only(load, ses) -> None:
     r = await ses("ses.identity", sender="admin@example.com")
     assert r.outcome == "unverified"
     assert "the link in SES's verification mail has not been followed" in r.summary
-    assert r.facts["identities"][0]["verification_status"] == "PENDING"
+    assert r.facts.identities[0].verification_status == "PENDING"
 
 
 async def test_identity_parent_domain_covers_a_subdomain_address(load, ses) -> None:
     load(world(identities={"us-east-1": [domain_identity("example.com")]}))
     r = await ses("ses.identity", sender="alerts@news.example.com")
-    assert (r.outcome, r.facts["verified_identity"]) == ("pass", "example.com")
-    assert r.facts["domain"] == "news.example.com"
+    assert (r.outcome, r.facts.verified_identity) == ("pass", "example.com")
+    assert r.facts.domain == "news.example.com"
     assert r.summary == (
         "example.com is verified for sending in us-east-1 (the domain identity covers alerts@news.example.com)"
     )
-    assert [i["name"] for i in r.facts["identities"]] == ["example.com"]
+    assert [i.name for i in r.facts.identities] == ["example.com"]
 
 
 async def test_identity_region_defaults_to_the_aws_region(load, ses) -> None:
     load(world(regions=["eu-west-1"], identities={"eu-west-1": [domain_identity()]}))
     r = await ses("ses.identity", sender="admin@example.com")
-    assert (r.outcome, r.facts["region"]) == ("pass", "eu-west-1")
-    assert r.facts["identity_arn"] == f"arn:aws:ses:eu-west-1:{LAB_ACCOUNT_ID}:identity/example.com"
+    assert (r.outcome, r.facts.region) == ("pass", "eu-west-1")
+    assert r.facts.identity_arn == f"arn:aws:ses:eu-west-1:{LAB_ACCOUNT_ID}:identity/example.com"
 
 
 async def test_identity_aws_unreachable_is_an_error(load, ses, dead_aws) -> None:
@@ -296,7 +305,7 @@ async def test_account_all_clear(load, ses) -> None:
     load("all-clear")
     r = await ses("ses.account", region="us-east-1", recipient="guest@example.net")
     assert (r.outcome, r.status) == ("pass", "pass")
-    assert r.facts == {
+    assert dumped(r) == {
         "region": "us-east-1",
         "recipient": "guest@example.net",
         "production_access": True,
@@ -328,10 +337,10 @@ async def test_account_sandbox_with_an_unverified_recipient(load, ses) -> None:
     load("account-sandbox")
     r = await ses("ses.account", region="us-east-1", recipient="guest@example.net")
     assert (r.outcome, r.status) == ("sandbox", "fail")
-    assert (r.facts["production_access"], r.facts["recipient_verified"]) == (False, False)
-    assert (r.facts["max_24h_send"], r.facts["sent_last_24h"], r.facts["quota_used_pct"]) == (200, 12, 6.0)
-    assert r.facts["max_send_rate"] == 1
-    assert r.facts["problems"] == [
+    assert (r.facts.production_access, r.facts.recipient_verified) == (False, False)
+    assert (r.facts.max_24h_send, r.facts.sent_last_24h, r.facts.quota_used_pct) == (200, 12, 6.0)
+    assert r.facts.max_send_rate == 1
+    assert r.facts.problems == [
         "the account is in the SES sandbox and guest@example.net is not a verified identity"
     ]
     assert r.summary == (
@@ -345,25 +354,25 @@ async def test_account_sandbox_without_recipient_warns(load, ses) -> None:
     r = await ses("ses.account", region="us-east-1")
     assert (r.outcome, r.status) == ("pass", "warn")
     assert "delivers only to verified addresses and domains (no recipient given to check)" in r.summary
-    assert (r.facts["recipient"], r.facts["recipient_verified"]) == (None, None)
+    assert (r.facts.recipient, r.facts.recipient_verified) == (None, None)
 
 
 async def test_account_sandbox_with_a_verified_recipient_passes(load, ses) -> None:
     load("account-sandbox")
     r = await ses("ses.account", recipient="admin@example.com")
-    assert (r.outcome, r.status, r.facts["recipient_verified"]) == ("pass", "pass", True)
+    assert (r.outcome, r.status, r.facts.recipient_verified) == ("pass", "pass", True)
 
 
 async def test_account_sending_paused(load, ses) -> None:
     load("account-sending-paused")
     r = await ses("ses.account", region="us-east-1", recipient="guest@example.net")
     assert (r.outcome, r.status) == ("sending-paused", "fail")
-    assert (r.facts["sending_enabled"], r.facts["enforcement_status"], r.facts["bounce_rate"]) == (
+    assert (r.facts.sending_enabled, r.facts.enforcement_status, r.facts.bounce_rate) == (
         False,
         "SHUTDOWN",
         0.12,
     )
-    assert r.facts["problems"] == [
+    assert r.facts.problems == [
         "sending is disabled (SendingEnabled false)",
         "the account is shut down (EnforcementStatus SHUTDOWN)",
         "the bounce rate 12% is at or above the 10% pause level",
@@ -374,12 +383,12 @@ async def test_account_under_review(load, ses) -> None:
     load("account-under-review")
     r = await ses("ses.account", region="us-east-1")
     assert (r.outcome, r.status) == ("under-review", "warn")
-    assert (r.facts["enforcement_status"], r.facts["review_status"], r.facts["bounce_rate"]) == (
+    assert (r.facts.enforcement_status, r.facts.review_status, r.facts.bounce_rate) == (
         "PROBATION",
         "PENDING",
         0.071,
     )
-    assert r.facts["problems"][:2] == [
+    assert r.facts.problems[:2] == [
         "the account is on probation (EnforcementStatus PROBATION)",
         "the bounce rate 7.1% is at or above the 5% review level",
     ]
@@ -390,14 +399,14 @@ async def test_account_complaint_rate_alone_is_review_level(load, ses) -> None:
     load(world(account={"us-east-1": {"complaint_rate": 0.002}}))
     r = await ses("ses.account")
     assert r.outcome == "under-review"
-    assert r.facts["problems"] == ["the complaint rate 0.2% is at or above the 0.1% review level"]
+    assert r.facts.problems == ["the complaint rate 0.2% is at or above the 0.1% review level"]
 
 
 async def test_account_quota_exhausted(load, ses) -> None:
     load("quota-exhausted")
     r = await ses("ses.account", region="us-east-1")
     assert (r.outcome, r.status) == ("quota-exhausted", "fail")
-    assert (r.facts["sent_last_24h"], r.facts["max_24h_send"], r.facts["quota_used_pct"]) == (
+    assert (r.facts.sent_last_24h, r.facts.max_24h_send, r.facts.quota_used_pct) == (
         50000,
         50000,
         100.0,
@@ -413,10 +422,10 @@ async def test_account_unlimited_quota_and_no_metrics(load, ses) -> None:
     load(world(account={"eu-west-1": {"max_24h_send": -1, "sent_last_24h": 90000}}))
     r = await ses("ses.account", region="eu-west-1")
     assert (r.outcome, r.status) == ("pass", "pass")
-    assert (r.facts["max_24h_send"], r.facts["quota_used_pct"]) == (-1, None)
+    assert (r.facts.max_24h_send, r.facts.quota_used_pct) == (-1, None)
     assert r.summary.endswith("bounce 0%, complaint 0%")  # seeded because eu-west-1 has an account entry
     r = await ses("ses.account", region="ca-central-1")
-    assert (r.facts["bounce_rate"], r.facts["complaint_rate"]) == (None, None)
+    assert (r.facts.bounce_rate, r.facts.complaint_rate) == (None, None)
     assert r.summary.endswith("bounce no data, complaint no data")
 
 
@@ -441,24 +450,24 @@ async def test_dkim_all_clear(load, ses) -> None:
         "SES signs for example.com with Easy DKIM (status SUCCESS); all 3 CNAME records are in place"
     )
     f = r.facts
-    assert (f["domain"], f["status"], f["signing_enabled"], f["origin"]) == (
+    assert (f.domain, f.status, f.signing_enabled, f.origin) == (
         "example.com",
         "SUCCESS",
         True,
         "AWS_SES",
     )
-    assert f["tokens"] == TOKENS
-    assert [x["status"] for x in f["records"]] == ["ok", "ok", "ok"]
-    assert (f["records_to_add"], f["missing_count"]) == ([], 0)
+    assert f.tokens == TOKENS
+    assert [x.status for x in f.records] == ["ok", "ok", "ok"]
+    assert (f.records_to_add, f.missing_count) == ([], 0)
 
 
 async def test_dkim_records_missing(load, ses) -> None:
     load("dkim-records-missing")
     r = await ses("ses.dkim", domain="example.com", region="us-east-1")
     assert (r.outcome, r.status) == ("records-missing", "fail")
-    assert r.facts["missing_count"] == 1
-    assert r.facts["status"] == "TEMPORARY_FAILURE"
-    assert r.facts["records_to_add"] == [
+    assert r.facts.missing_count == 1
+    assert r.facts.status == "TEMPORARY_FAILURE"
+    assert r.facts.records_to_add == [
         "bfluwzshvdp1rfbsiihv3o08x7ou6fkv._domainkey.example.com. 1800 IN CNAME "
         "bfluwzshvdp1rfbsiihv3o08x7ou6fkv.dkim.amazonses.com."
     ]
@@ -476,8 +485,8 @@ async def test_dkim_record_pointing_elsewhere_is_missing_even_when_ses_says_succ
     load(world(dns={"zone": zone}))
     r = await ses("ses.dkim", domain="example.com")
     assert r.outcome == "records-missing"
-    assert [x["status"] for x in r.facts["records"]] == ["ok", "ok", "wrong-target"]
-    assert r.facts["records"][2]["found"] == "old.dkim.example.org"
+    assert [x.status for x in r.facts.records] == ["ok", "ok", "wrong-target"]
+    assert r.facts.records[2].found == "old.dkim.example.org"
     assert "(SES reports DKIM status SUCCESS)" in r.summary
 
 
@@ -485,7 +494,7 @@ async def test_dkim_not_verified(load, ses) -> None:
     load("dkim-not-verified")
     r = await ses("ses.dkim", domain="example.com", region="us-east-1")
     assert (r.outcome, r.status) == ("not-verified", "fail")
-    assert r.facts["status"] == "PENDING" and r.facts["missing_count"] == 0
+    assert r.facts.status == "PENDING" and r.facts.missing_count == 0
     assert r.summary == (
         "all 3 DKIM CNAME records for example.com are right, but SES reports DKIM status PENDING: SES "
         "re-checks the records on its own schedule (it can take up to 72 hours after they appear)"
@@ -500,7 +509,7 @@ async def test_dkim_signing_disabled(load, ses) -> None:
         "SES does not sign mail from example.com with DKIM (SigningEnabled false): DMARC can only align "
         "through SPF"
     )
-    assert r.facts["signing_enabled"] is False
+    assert r.facts.signing_enabled is False
 
 
 async def test_dkim_no_domain_identity_is_skipped(load, ses) -> None:
@@ -514,7 +523,7 @@ async def test_dkim_byodkim_checks_status_only(load, ses) -> None:
     external = {"identity": "example.com", "dkim": {"origin": "EXTERNAL", "status": "SUCCESS"}}
     load(world(identities={"us-east-1": [external]}))
     r = await ses("ses.dkim", domain="example.com")
-    assert (r.outcome, r.facts["origin"], r.facts["records"]) == ("pass", "EXTERNAL", [])
+    assert (r.outcome, r.facts.origin, r.facts.records) == ("pass", "EXTERNAL", [])
     assert "BYODKIM" in r.summary and "<your selector>._domainkey.example.com" in r.summary
     external["dkim"]["status"] = "PENDING"
     load(world(identities={"us-east-1": [external]}))
@@ -528,8 +537,8 @@ async def test_dkim_byodkim_checks_status_only(load, ses) -> None:
 async def test_dkim_of_a_subdomain_through_its_parent_identity(load, ses) -> None:
     load("all-clear")
     r = await ses("ses.dkim", domain="news.example.com")
-    assert (r.outcome, r.facts["identity"]) == ("pass", "example.com")
-    assert r.facts["records"][0]["name"] == f"{TOKENS[0]}._domainkey.example.com"
+    assert (r.outcome, r.facts.identity) == ("pass", "example.com")
+    assert r.facts.records[0].name == f"{TOKENS[0]}._domainkey.example.com"
     assert "(through the parent identity example.com)" in r.summary
 
 
@@ -550,17 +559,17 @@ async def test_mail_from_all_clear(load, ses) -> None:
     r = await ses("ses.mail_from", domain="admin@example.com", region="us-east-1")
     assert (r.outcome, r.status) == ("pass", "pass")
     f = r.facts
-    assert (f["domain"], f["mail_from_domain"], f["region"], f["status"], f["behavior_on_mx_failure"]) == (
+    assert (f.domain, f.mail_from_domain, f.region, f.status, f.behavior_on_mx_failure) == (
         "example.com",
         "mail.example.com",
         "us-east-1",
         "SUCCESS",
         "USE_DEFAULT_VALUE",
     )
-    assert f["mx"] == ["10 feedback-smtp.us-east-1.amazonses.com."]
-    assert f["expected_mx"] == "feedback-smtp.us-east-1.amazonses.com"
-    assert f["spf_record"] == "v=spf1 include:amazonses.com ~all"
-    assert (f["problems"], f["records_to_add"]) == ([], [])
+    assert f.mx == ["10 feedback-smtp.us-east-1.amazonses.com."]
+    assert f.expected_mx == "feedback-smtp.us-east-1.amazonses.com"
+    assert f.spf_record == "v=spf1 include:amazonses.com ~all"
+    assert (f.problems, f.records_to_add) == ([], [])
     assert r.summary == (
         "custom MAIL FROM mail.example.com is verified (SUCCESS): MX → feedback-smtp.us-east-1.amazonses.com, "
         "SPF includes amazonses.com"
@@ -571,8 +580,8 @@ async def test_mail_from_mx_missing(load, ses) -> None:
     load(shipped("mail-from-mx-missing"))
     r = await ses("ses.mail_from", domain="example.com", region="us-east-1")
     assert (r.outcome, r.status) == ("mx-missing", "fail")
-    assert r.facts["mx"] == ["10 feedback-smtp.eu-west-1.amazonses.com."]
-    assert r.facts["records_to_add"] == [
+    assert r.facts.mx == ["10 feedback-smtp.eu-west-1.amazonses.com."]
+    assert r.facts.records_to_add == [
         "; the only MX record at mail.example.com must be",
         "mail.example.com. 300 IN MX 10 feedback-smtp.us-east-1.amazonses.com.",
     ]
@@ -586,20 +595,20 @@ async def test_mail_from_spf_missing(load, ses) -> None:
     load(shipped("mail-from-spf-missing"))
     r = await ses("ses.mail_from", domain="example.com", region="us-east-1")
     assert (r.outcome, r.status) == ("spf-missing", "fail")
-    assert r.facts["spf_record"] is None
-    assert r.facts["records_to_add"] == ['mail.example.com. 300 IN TXT "v=spf1 include:amazonses.com ~all"']
+    assert r.facts.spf_record is None
+    assert r.facts.records_to_add == ['mail.example.com. 300 IN TXT "v=spf1 include:amazonses.com ~all"']
 
 
 async def test_mail_from_not_verified_rejecting(load, ses) -> None:
     load("mail-from-not-verified")
     r = await ses("ses.mail_from", domain="example.com", region="us-east-1")
     assert (r.outcome, r.status) == ("not-verified", "fail")
-    assert (r.facts["status"], r.facts["behavior_on_mx_failure"]) == ("FAILED", "REJECT_MESSAGE")
+    assert (r.facts.status, r.facts.behavior_on_mx_failure) == ("FAILED", "REJECT_MESSAGE")
     assert r.summary.startswith(
         "the MX and SPF records of mail.example.com are right, but SES reports its MAIL FROM status as FAILED"
     )
     assert "REJECT_MESSAGE: SES rejects mail from this identity" in r.summary
-    assert r.facts["problems"] == [
+    assert r.facts.problems == [
         "SES reports the MAIL FROM status of mail.example.com as FAILED; BehaviorOnMxFailure is "
         "REJECT_MESSAGE: SES rejects mail from this identity ('Mail FROM domain is not verified') until the "
         "MAIL FROM domain verifies"
@@ -619,7 +628,7 @@ async def test_mail_from_not_configured_is_skipped(load, ses) -> None:
     r = await ses("ses.mail_from", domain="example.com", region="us-east-1")
     assert (r.outcome, r.status) == ("skipped", "info")
     assert r.summary == "no custom MAIL FROM domain: SES uses amazonses.com, so SPF cannot align"
-    assert (r.facts["mail_from_domain"], r.facts["behavior_on_mx_failure"]) == (None, "USE_DEFAULT_VALUE")
+    assert (r.facts.mail_from_domain, r.facts.behavior_on_mx_failure) == (None, "USE_DEFAULT_VALUE")
     load("identity-not-found")
     r = await ses("ses.mail_from", domain="example.com", region="us-east-1")
     assert (r.outcome, r.status) == ("skipped", "skipped")
@@ -633,17 +642,17 @@ async def test_dmarc_alignment_all_clear(load, ses) -> None:
     r = await ses("ses.dmarc_alignment", domain="admin@example.com", region="us-east-1")
     assert (r.outcome, r.status) == ("pass", "pass")
     f = r.facts
-    assert (f["policy"], f["adkim"], f["aspf"], f["found_at"]) == (
+    assert (f.policy, f.adkim, f.aspf, f.found_at) == (
         "quarantine",
         "r",
         "r",
         "_dmarc.example.com",
     )
-    assert f["dmarc_record"] == "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@example.com"
-    assert (f["dkim_aligned"], f["spf_aligned"]) == (True, True)
-    assert f["dkim_reason"] == "d=example.com has the same organizational domain as example.com (relaxed)"
+    assert f.dmarc_record == "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@example.com"
+    assert (f.dkim_aligned, f.spf_aligned) == (True, True)
+    assert f.dkim_reason == "d=example.com has the same organizational domain as example.com (relaxed)"
     assert (
-        f["spf_reason"]
+        f.spf_reason
         == "MAIL FROM mail.example.com has the same organizational domain as example.com (relaxed)"
     )
 
@@ -653,10 +662,10 @@ async def test_dmarc_unaligned(load, ses) -> None:
     r = await ses("ses.dmarc_alignment", domain="example.com", region="us-east-1")
     assert (r.outcome, r.status) == ("unaligned", "fail")
     f = r.facts
-    assert (f["policy"], f["adkim"], f["aspf"]) == ("reject", "s", "s")
-    assert (f["dkim_aligned"], f["spf_aligned"]) == (False, False)
-    assert f["dkim_reason"] == "SES does not sign with DKIM for example.com (SigningEnabled false)"
-    assert f["spf_reason"] == (
+    assert (f.policy, f.adkim, f.aspf) == ("reject", "s", "s")
+    assert (f.dkim_aligned, f.spf_aligned) == (False, False)
+    assert f.dkim_reason == "SES does not sign with DKIM for example.com (SigningEnabled false)"
+    assert f.spf_reason == (
         "no custom MAIL FROM domain: SES uses a MAIL FROM under amazonses.com, which does not align"
     )
     assert r.summary.startswith("DMARC p=reject (adkim=s, aspf=s) and SES mail from example.com cannot align")
@@ -668,16 +677,14 @@ async def test_dmarc_strict_against_a_parent_identity(load, ses) -> None:
     load(world(dns={"zone": zone}))
     r = await ses("ses.dmarc_alignment", domain="news.example.com")
     assert r.outcome == "unaligned"
-    assert (r.facts["found_at"], r.facts["policy"]) == ("_dmarc.example.com", "reject")
-    assert (
-        r.facts["dkim_reason"] == "d=example.com is not exactly news.example.com, and adkim=s requires that"
-    )
-    assert r.facts["spf_reason"] == (
+    assert (r.facts.found_at, r.facts.policy) == ("_dmarc.example.com", "reject")
+    assert r.facts.dkim_reason == "d=example.com is not exactly news.example.com, and adkim=s requires that"
+    assert r.facts.spf_reason == (
         "aspf=s requires the MAIL FROM to be exactly news.example.com; mail.example.com is a subdomain"
     )
     load(world(dns={"zone": zone.replace("adkim=s; aspf=s", "adkim=r; aspf=s")}))
     r = await ses("ses.dmarc_alignment", domain="news.example.com")
-    assert (r.outcome, r.facts["dkim_aligned"], r.facts["spf_aligned"]) == ("pass", True, False)
+    assert (r.outcome, r.facts.dkim_aligned, r.facts.spf_aligned) == ("pass", True, False)
 
 
 async def test_dmarc_not_enforcing_is_skipped(load, ses) -> None:
@@ -687,7 +694,7 @@ async def test_dmarc_not_enforcing_is_skipped(load, ses) -> None:
     assert r.summary == "no DMARC record: DMARC does not enforce"
     load(world(dns={"zone": ZONE_HEAD + '_dmarc IN TXT "v=DMARC1; p=none"\n'}))
     r = await ses("ses.dmarc_alignment", domain="example.com")
-    assert (r.outcome, r.facts["policy"]) == ("skipped", "none")
+    assert (r.outcome, r.facts.policy) == ("skipped", "none")
     assert r.summary == "the DMARC policy at _dmarc.example.com is none: DMARC does not enforce"
     two = '_dmarc IN TXT "v=DMARC1; p=reject"\n_dmarc IN TXT "v=DMARC1; p=quarantine"\n'
     load(world(dns={"zone": ZONE_HEAD + two}))
@@ -702,7 +709,7 @@ async def test_dmarc_alignment_without_identity(load, ses) -> None:
     load("identity-not-found")
     r = await ses("ses.dmarc_alignment", domain="example.com", region="us-east-1")
     assert r.outcome == "unaligned"
-    assert r.facts["dkim_reason"] == (
+    assert r.facts.dkim_reason == (
         "no domain identity covers example.com in us-east-1: SES signs only with d=amazonses.com, which does "
         "not align"
     )
@@ -718,17 +725,17 @@ async def test_recipient_suppressed(load, ses) -> None:
     elapsed = time.monotonic() - started
     assert (r.outcome, r.status) == ("suppressed", "fail")
     f = r.facts
-    assert (f["recipient"], f["region"], f["suppressed"], f["reason"]) == (
+    assert (f.recipient, f.region, f.suppressed, f.reason) == (
         "guest@example.net",
         "us-east-1",
         True,
         "BOUNCE",
     )
     six_days = datetime.now(UTC) - timedelta(days=6)
-    assert abs(datetime.fromisoformat(f["last_update_time"]) - six_days) < timedelta(minutes=5)
-    assert [(o["region"], o["reason"]) for o in f["other_regions"]] == [("us-west-2", "COMPLAINT")]
-    assert (f["unchecked_regions"], f["regions_checked"]) == ([], SES_REGION_COUNT)
-    assert f["remedy_command"] == (
+    assert abs(datetime.fromisoformat(f.last_update_time) - six_days) < timedelta(minutes=5)
+    assert [(o.region, o.reason) for o in f.other_regions] == [("us-west-2", "COMPLAINT")]
+    assert (f.unchecked_regions, f.regions_checked) == ([], SES_REGION_COUNT)
+    assert f.remedy_command == (
         "aws sesv2 delete-suppressed-destination --email-address guest@example.net --region us-east-1"
     )
     assert r.summary.startswith(
@@ -742,8 +749,8 @@ async def test_recipient_suppressed(load, ses) -> None:
 async def test_recipient_suppressed_only_in_another_region(load, ses) -> None:
     load("all-clear")  # old-list@example.net is suppressed in us-west-2 only
     r = await ses("ses.suppression", recipient="old-list@example.net", region="us-east-1")
-    assert (r.outcome, r.status, r.facts["suppressed"]) == ("pass", "info", False)
-    assert r.facts["other_regions"][0]["region"] == "us-west-2"
+    assert (r.outcome, r.status, r.facts.suppressed) == ("pass", "info", False)
+    assert r.facts.other_regions[0].region == "us-west-2"
     assert "it is in us-west-2 (BOUNCE), which matters only for mail sent from there" in r.summary
 
 
@@ -751,7 +758,7 @@ async def test_recipient_not_suppressed_anywhere(load, ses) -> None:
     load("all-clear")
     r = await ses("ses.suppression", recipient="guest@example.net")
     assert (r.outcome, r.status) == ("pass", "pass")
-    assert (r.facts["other_regions"], r.facts["regions_checked"]) == ([], SES_REGION_COUNT)
+    assert (r.facts.other_regions, r.facts.regions_checked) == ([], SES_REGION_COUNT)
     assert r.summary == (
         f"guest@example.net is not on the suppression list in us-east-1 nor in any of {SES_REGION_COUNT - 1} "
         "other regions"
@@ -762,6 +769,17 @@ async def test_suppression_without_recipient_is_skipped(load, ses) -> None:
     load("all-clear")
     r = await ses("ses.suppression", region="us-east-1")
     assert (r.outcome, r.status) == ("skipped", "skipped")
+    assert r.summary == "not checked: no recipient given"
+    assert dumped(r) == SuppressionFacts().model_dump(mode="json")  # nothing known
+
+
+async def test_a_required_argument_is_enforced(load, ses) -> None:
+    load("all-clear")
+    r = await ses("ses.identity", region="us-east-1")
+    assert (r.outcome, r.status, r.summary) == ("error", "error", "could not check: no sender given")
+    for name in ("ses.dkim", "ses.mail_from", "ses.dmarc_alignment"):
+        r = await ses(name, region="us-east-1")
+        assert (r.outcome, r.summary) == ("error", "could not check: no domain given"), name
 
 
 async def test_suppression_aws_unreachable_is_an_error(load, ses, dead_aws) -> None:

@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-import maildoctor.checks.bounce
-import maildoctor.checks.smtp  # noqa: F401  (registers the checks until checks/__init__.py imports them)
-from maildoctor.checks.registry import CheckContext, CheckResult, registry
-from maildoctor.checks.smtp import interpret_login
+from maildoctor.checks.bounce import TriageFacts
+from maildoctor.checks.registry import CheckResult, default_registry
+from maildoctor.checks.smtp import LoginFacts, PasswordFormArgs, PasswordFormFacts, interpret_login
 from maildoctor.clients import Clients
 from maildoctor.clients.settings import Settings
 from maildoctor.clients.smtp import LoginResult
@@ -46,7 +45,7 @@ def everything_shown(result: CheckResult) -> str:
     return "\n".join(
         [
             result.summary,
-            json.dumps(result.facts, default=str),
+            json.dumps(result.facts.model_dump(mode="json")),
             *(f"{e.title}\n{e.text}" for e in result.evidence),
         ]
     )
@@ -73,8 +72,8 @@ def assert_no_secret(result: CheckResult, *secrets: str) -> None:
 
 
 async def password_form(**args: str) -> CheckResult:
-    ctx = CheckContext(clients=Clients(Settings()), args=args, inputs={}, facts={})
-    result = await registry()["smtp.password_form"].fn(ctx)
+    """smtp.password_form as the engine runs it (offline: no lab needed)."""
+    result = await default_registry()["smtp.password_form"].run(Clients(Settings()), args)
     secret = args.get("secret_key", "")
     # the terraform vectors' secrets are English words, which the summaries rightly use too
     assert_no_secret(result, args.get("smtp_password", ""), "" if secret in (SOME, ANOTHER) else secret)
@@ -112,7 +111,7 @@ async def test_password_form_pass_with_secret() -> None:
         smtp_username=KEY_ID, smtp_password=SOME_EU_CENTRAL_1, region="eu-central-1", secret_key=SOME
     )
     assert (result.outcome, result.status) == ("pass", "pass")
-    assert result.facts == {
+    assert result.facts.model_dump(mode="json") == {
         "form": "sigv4",
         "length": 44,
         "version_byte": "0x04",
@@ -134,8 +133,8 @@ async def test_password_form_pass_aws_sdk_vector() -> None:
 async def test_password_form_without_secret_is_info() -> None:
     result = await password_form(smtp_username=KEY_ID, smtp_password=SOME_US_WEST_1, region="us-west-1")
     assert (result.outcome, result.status) == ("pass", "info")
-    assert result.facts["secret_given"] is False
-    assert result.facts["version_byte"] == "0x04"
+    assert result.facts.secret_given is False
+    assert result.facts.version_byte == "0x04"
     assert "give the key's secret (input smtp_secret_key)" in result.summary
 
 
@@ -144,8 +143,8 @@ async def test_password_form_wrong_region() -> None:
         smtp_username=KEY_ID, smtp_password=SOME_EU_CENTRAL_1, region="us-west-1", secret_key=SOME
     )
     assert (result.outcome, result.status) == ("wrong-region", "fail")
-    assert result.facts["password_region"] == "eu-central-1"
-    assert result.facts["regions_checked"] > 20
+    assert result.facts.password_region == "eu-central-1"
+    assert result.facts.regions_checked > 20
     assert "derived for eu-central-1" in result.summary and "through us-west-1" in result.summary
 
 
@@ -154,7 +153,7 @@ async def test_password_form_mismatch() -> None:
         smtp_username=KEY_ID, smtp_password=SOME_EU_CENTRAL_1, region="eu-central-1", secret_key=ANOTHER
     )
     assert (result.outcome, result.status) == ("mismatch", "fail")
-    assert result.facts["password_region"] == ""
+    assert result.facts.password_region == ""
     assert "derived from another key's secret, or mistyped" in result.summary
 
 
@@ -164,7 +163,7 @@ async def test_password_form_v2(password: str, secret: str) -> None:
         smtp_username=KEY_ID, smtp_password=password, region="us-east-1", secret_key=secret
     )
     assert (result.outcome, result.status) == ("v2", "fail")
-    assert (result.facts["form"], result.facts["version_byte"]) == ("sigv2", "0x02")
+    assert (result.facts.form, result.facts.version_byte) == ("sigv2", "0x02")
     assert "Signature Version 2" in result.summary and "2021" in result.summary
     assert "2019-01-10" in result.summary
     assert ("derived from this secret" in result.summary) is bool(secret)
@@ -175,7 +174,7 @@ async def test_password_form_raw_secret() -> None:
         smtp_username=KEY_ID, smtp_password=EXAMPLE_SECRET, region="us-east-2", secret_key=EXAMPLE_SECRET
     )
     assert (result.outcome, result.status) == ("raw-secret", "fail")
-    assert (result.facts["form"], result.facts["length"]) == ("secret-key", 40)
+    assert (result.facts.form, result.facts.length) == ("secret-key", 40)
     assert "it is this key's secret" in result.summary
 
 
@@ -193,32 +192,46 @@ async def test_password_form_temporary_key() -> None:
 async def test_password_form_unknown(password: str, hint: str) -> None:
     result = await password_form(smtp_username=KEY_ID, smtp_password=password, region="us-west-1")
     assert (result.outcome, result.status) == ("unknown-form", "fail")
-    assert result.facts["form"] == "unknown"
+    assert result.facts.form == "unknown"
     assert f"{len(password)} characters long" in result.summary
     assert "44 base64 characters starting with B" in result.summary
     assert hint in result.summary
 
 
-async def test_password_form_skipped() -> None:
-    result = await password_form(smtp_username=KEY_ID, smtp_password="", region="us-east-1")
+@pytest.mark.parametrize("password", ["", None])
+async def test_password_form_skipped(password: str | None) -> None:
+    args = {"smtp_username": KEY_ID, "smtp_password": password, "region": "us-east-1"}
+    result = await default_registry()["smtp.password_form"].run(Clients(Settings()), args)
     assert (result.outcome, result.status) == ("skipped", "skipped")
-    assert result.facts["form"] == "empty"
+    assert result.summary == "not checked: no smtp password given"
+    assert result.facts == PasswordFormFacts()
+    assert (result.facts.form, result.evidence) == (None, [])
+
+
+def test_password_form_args_never_show_secrets() -> None:
+    password = smtp_password_v4(CURRENT_SECRET, "us-east-1")
+    args = PasswordFormArgs(smtp_username=KEY_ID, smtp_password=password, secret_key=CURRENT_SECRET)
+    assert KEY_ID in repr(args)
+    assert password not in repr(args) and CURRENT_SECRET not in repr(args)
 
 
 def test_declared_outcomes_and_args() -> None:
-    spec = registry()["smtp.password_form"]
+    spec = default_registry()["smtp.password_form"]
     assert spec.outcomes == {
         "pass", "v2", "temporary-key", "raw-secret", "wrong-region", "mismatch", "unknown-form", "skipped"
     }  # fmt: skip
-    assert spec.args == {"smtp_username", "smtp_password", "region", "secret_key"}
-    login = registry()["smtp.login"]
+    assert spec.arg_names == {"smtp_username", "smtp_password", "region", "secret_key"}
+    assert (spec.required_args, spec.applies_when) == (frozenset(), ("smtp_password",))
+    login = default_registry()["smtp.login"]
     assert login.outcomes == {
         "pass", "rejected", "rejected-expected", "v2", "throttled", "unreachable", "skipped"
     }  # fmt: skip
-    assert login.args == {"smtp_username", "smtp_password", "region", "key_state"}
-    triage = registry()["bounce.triage"]
+    assert login.arg_names == {"smtp_username", "smtp_password", "region", "key_state"}
+    assert (login.required_args, login.applies_when) == (frozenset(), ("smtp_username", "smtp_password"))
+    triage = default_registry()["bounce.triage"]
     assert triage.outcomes == {"credentials", "sending", "recipient", "dmarc", "unknown", "skipped"}
-    assert triage.args == {"bounce"}
+    assert triage.arg_names == {"bounce"}
+    assert (triage.required_args, triage.applies_when) == (frozenset(), ("bounce",))
 
 
 # ------------------------------------------------------------------------------------------- smtp.login
@@ -240,10 +253,10 @@ async def login(load: Any, run_check: Any, scenario: str, **extra: str) -> tuple
 async def test_login_all_clear(load: Any, run_check: Any) -> None:
     result, _ = await login(load, run_check, "all-clear")
     assert (result.outcome, result.status) == ("pass", "pass")
-    assert result.facts["code"] == 235
-    assert result.facts["reply"] == "235 Authentication successful"
-    assert result.facts["endpoint"] == os.environ["MAILDOCTOR_SMTP_ENDPOINT"]
-    assert result.facts["failure"] == ""
+    assert result.facts.code == 235
+    assert result.facts.reply == "235 Authentication successful"
+    assert result.facts.endpoint == os.environ["MAILDOCTOR_SMTP_ENDPOINT"]
+    assert result.facts.failure == ""
     assert result.summary.startswith("235 Authentication successful — AKIAEXAMPLENEWKEY002 logged in")
     dialogue = result.evidence[0].text
     assert "C: STARTTLS" in dialogue and "C: AUTH PLAIN (credentials not shown)" in dialogue
@@ -253,8 +266,8 @@ async def test_login_all_clear(load: Any, run_check: Any) -> None:
 async def test_login_seed_incident_key_deleted(load: Any, run_check: Any) -> None:
     result, _ = await login(load, run_check, "seed-incident", key_state="not-found")
     assert (result.outcome, result.status) == ("rejected-expected", "fail")
-    assert result.facts["reply"] == INVALID
-    assert result.facts["code"] == 535
+    assert result.facts.reply == INVALID
+    assert result.facts.code == 535
     assert result.summary == (
         "535 Authentication Credentials Invalid — as expected: the key AKIAEXAMPLEOLDKEY001 no longer "
         "exists (deleted, e.g. by a rotation)"
@@ -270,14 +283,14 @@ async def test_login_seed_incident_key_active(load: Any, run_check: Any) -> None
 
 async def test_login_key_inactive(load: Any, run_check: Any) -> None:
     result, _ = await login(load, run_check, "smtp-key-inactive", key_state="inactive")
-    assert (result.outcome, result.facts["reply"]) == ("rejected-expected", INVALID)
+    assert (result.outcome, result.facts.reply) == ("rejected-expected", INVALID)
     assert result.summary == f"{INVALID} — as expected: the key AKIAEXAMPLENEWKEY002 is inactive"
 
 
 async def test_login_v2(load: Any, run_check: Any) -> None:
     result, _ = await login(load, run_check, "smtp-password-v2", key_state="active")
     assert (result.outcome, result.status) == ("v2", "fail")
-    assert result.facts["reply"] == (
+    assert result.facts.reply == (
         "535 Signature Version 2 is deprecated for use with SES from March 26, 2021. "
         "Please migrate to Signature Version 4."
     )
@@ -287,8 +300,8 @@ async def test_login_v2(load: Any, run_check: Any) -> None:
 async def test_login_password_for_another_region(load: Any, run_check: Any) -> None:
     result, _ = await login(load, run_check, "smtp-password-wrong")
     assert (result.outcome, result.status) == ("rejected", "fail")
-    assert result.facts["reply"] == INVALID
-    assert result.facts["key_state"] == ""
+    assert result.facts.reply == INVALID
+    assert result.facts.key_state == ""
 
 
 async def test_login_unreachable(load: Any, run_check: Any) -> None:
@@ -296,7 +309,7 @@ async def test_login_unreachable(load: Any, run_check: Any) -> None:
     endpoint = os.environ["MAILDOCTOR_SMTP_ENDPOINT"]
     port = endpoint.rpartition(":")[2]
     assert (result.outcome, result.status) == ("unreachable", "fail")
-    assert (result.facts["failure"], result.facts["code"], result.facts["reply"]) == ("refused", None, "")
+    assert (result.facts.failure, result.facts.code, result.facts.reply) == ("refused", None, "")
     assert result.summary == (f"connection refused at {endpoint} — a firewall blocks outbound {port}?")
 
 
@@ -312,7 +325,7 @@ async def test_login_tls_certificate_not_trusted(
         region="us-east-1",
     )
     assert (result.outcome, result.status) == ("unreachable", "fail")
-    assert result.facts["failure"] == "tls"
+    assert result.facts.failure == "tls"
     assert "TLS failed: certificate verify failed" in result.summary
     assert "[SSL:" not in result.summary
     assert "C: STARTTLS" in result.evidence[0].text
@@ -320,34 +333,40 @@ async def test_login_tls_certificate_not_trusted(
 
 
 @pytest.mark.parametrize(
-    "args",
-    [{"smtp_username": CURRENT_KEY}, {"smtp_password": "x" * 44}, {}],
+    ("args", "missing"),
+    [
+        ({"smtp_username": CURRENT_KEY}, "smtp password"),
+        ({"smtp_password": "x" * 44}, "smtp username"),
+        ({"smtp_username": CURRENT_KEY, "smtp_password": ""}, "smtp password"),
+        ({}, "smtp username"),
+    ],
 )
-async def test_login_skipped(load: Any, run_check: Any, args: dict[str, str]) -> None:
+async def test_login_skipped(load: Any, run_check: Any, args: dict[str, str], missing: str) -> None:
     load("all-clear")
     result = await run_check("smtp.login", region="us-east-1", **args)
     assert (result.outcome, result.status) == ("skipped", "skipped")
+    assert result.summary == f"not checked: no {missing} given"
+    assert result.facts == LoginFacts()
     assert result.evidence == []
 
 
 # ------------------------------------------------------------------------------------------ bounce.triage
 
 
-async def triage(text: str) -> CheckResult:
-    ctx = CheckContext(clients=Clients(Settings()), args={"bounce": text}, inputs={}, facts={})
-    return await registry()["bounce.triage"].fn(ctx)
+async def triage(text: str | None) -> CheckResult:
+    return await default_registry()["bounce.triage"].run(Clients(Settings()), {"bounce": text})
 
 
 async def test_triage_seed_incident() -> None:
     at = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     result = await triage(load_scenario("seed-incident").walk_inputs(at)["bounce"])
     assert (result.outcome, result.status) == ("credentials", "info")
-    assert result.facts["pathway"] == "gmail-send-as"
-    assert result.facts["layer"] == "SMTP credentials (the IAM key behind them)"
-    assert result.facts["remote_reply"] == INVALID
-    assert result.facts["smtp_code"] == 535
-    assert result.facts["source"] == "gmail-send-as"
-    assert result.facts["bounce_time"] == "2026-11-26T12:00:00+00:00"  # the Date header: two days before
+    assert result.facts.pathway == "gmail-send-as"
+    assert result.facts.layer == "SMTP credentials (the IAM key behind them)"
+    assert result.facts.remote_reply == INVALID
+    assert result.facts.smtp_code == 535
+    assert result.facts.source == "gmail-send-as"
+    assert result.facts.bounce_time == "2026-11-26T12:00:00+00:00"  # the Date header: two days before
     assert result.summary == (
         "Gmail 'Send mail as' bounce: the relay answered \"535 Authentication Credentials Invalid\" — "
         "check SMTP credentials (the IAM key behind them) first"
@@ -360,13 +379,19 @@ async def test_triage_bare_reply_and_empty() -> None:
         "554 Message rejected: Email address is not verified. The following identities failed the check "
         "in region US-EAST-1: a@b.c"
     )
-    assert (result.outcome, result.facts["pathway"], result.facts["source"]) == (
+    assert (result.outcome, result.facts.pathway, result.facts.source) == (
         "sending",
         "smtp",
         "smtp-reply",
     )
-    empty = await triage("  \n")
-    assert (empty.outcome, empty.status, empty.facts["pathway"]) == ("skipped", "skipped", "")
+    for nothing in ("", None, "  \n"):  # white space only is no bounce either
+        empty = await triage(nothing)
+        assert (empty.outcome, empty.status, empty.summary) == (
+            "skipped",
+            "skipped",
+            "not checked: no bounce given",
+        )
+        assert empty.facts == TriageFacts()
     garbage = await triage("hello")
     assert (garbage.outcome, garbage.status) == ("unknown", "info")
 
@@ -392,7 +417,7 @@ async def test_login_timeout(load: Any, run_check: Any, monkeypatch: pytest.Monk
             smtp_password=inputs["smtp_password"],
             region="us-east-1",
         )
-    assert (result.outcome, result.status, result.facts["failure"]) == ("unreachable", "fail", "timeout")
+    assert (result.outcome, result.status, result.facts.failure) == ("unreachable", "fail", "timeout")
     assert (
         result.summary
         == f"no answer within 0.3s from {endpoint} — a firewall drops outbound {endpoint.rpartition(':')[2]}?"
@@ -423,4 +448,5 @@ def test_login_replies_the_lab_does_not_give(
 ) -> None:
     login = LoginResult(host="email-smtp.us-east-1.amazonaws.com", port=587, code=code, message=message)
     got = interpret_login(login, "ASIAEXAMPLETEMPKEY01", "us-east-1", key_state, 10.0)
-    assert got[:3] == (outcome, status, summary)
+    assert (got.outcome, got.status, got.summary) == (outcome, status, summary)
+    assert got.interpretation.endswith(".")

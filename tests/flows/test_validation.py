@@ -183,3 +183,91 @@ def test_flows_check_reports_every_error_and_exits_2(tmp_path: Path) -> None:
 def test_committed_schema_has_not_drifted() -> None:
     committed = (Path(__file__).parents[2] / "flows" / "flow.schema.json").read_text()
     assert committed == generate(), "run `make schema` and commit flows/flow.schema.json"
+
+
+# --- the linter knows the check contract ---------------------------------------------------------------
+
+
+def test_a_misspelt_fact_is_one_clear_line() -> None:
+    text = GOOD.replace('summary: "{spf.summary}"', 'summary: "{spf.problemz}"')
+    assert errors_of(text) == [
+        "flows/x.yaml:18: node 'fix': summary: placeholder '{spf.problemz}': node 'spf' has no fact "
+        "'problemz' (did you mean 'spf.problems'?)"
+    ]
+
+
+def test_step_facts_and_a_question_key_are_facts_too() -> None:
+    flow = parse_flow_text(
+        GOOD.replace('"{spf.summary}"', '"{spf.summary} {spf.outcome} {spf.step_status}"'), "x"
+    )
+    assert flow.nodes["fix"].kind == "remedy"
+
+
+def test_an_unknown_remedy_code_is_one_clear_line() -> None:
+    text = GOOD.replace("code: spf-missing", "code: spf-mising")
+    assert errors_of(text) == [
+        "flows/x.yaml:17: node 'fix': code 'spf-mising' is not a diagnosis code of CONTRACT.md "
+        "(did you mean 'spf-missing'?)"
+    ]
+
+
+def test_a_verdict_code_is_not_a_remedy_code() -> None:
+    text = GOOD.replace("code: spf-missing", "code: all-clear")
+    assert errors_of(text) == [
+        "flows/x.yaml:17: node 'fix': code 'all-clear' is a verdict the walk reaches by itself, not a finding"
+    ]
+
+
+def test_a_loop_through_checks_only_is_one_clear_line() -> None:
+    text = GOOD.replace("next: {pass: done, missing: fix, invalid: fix, error: done}",
+                        "next: {pass: done, missing: fix, invalid: fix, error: spf}")  # fmt: skip
+    assert errors_of(text) == [
+        "flows/x.yaml:8: node 'spf': is on a loop that passes through no question (spf → spf)"
+    ]
+
+
+def test_a_loop_through_a_question_is_allowed() -> None:
+    text = GOOD.replace(
+        "inputs:\n", "inputs:\n  again: {description: 'again?', kind: choice, choices: ['yes', 'no']}\n"
+    )
+    text = text.replace("error: done}", "error: ask}") + (
+        "  ask:\n"
+        "    kind: question\n"
+        "    title: Try again?\n"
+        "    key: again\n"
+        "    prompt: Try again?\n"
+        '    options: [{value: "yes", label: Again}, {value: "no", label: Stop}]\n'
+        '    next: {"yes": spf, "no": done}\n'
+    )
+    assert parse_flow_text(text, "x").nodes["ask"].kind == "question"
+
+
+def test_a_literal_argument_is_checked_against_the_argument_model() -> None:
+    text = GOOD.replace('args: {domain: "{domain}"}', 'args: {domain: "{domain}", require_include: [a, b]}')
+    errors = errors_of(text)
+    assert len(errors) == 1 and errors[0].startswith("flows/x.yaml:12: node 'spf': ")
+
+
+def test_an_argument_the_check_does_not_take() -> None:
+    text = GOOD.replace('args: {domain: "{domain}"}', 'args: {domain: "{domain}", colour: red}')
+    assert errors_of(text) == [
+        "flows/x.yaml:12: node 'spf': check 'dns.spf' takes no argument 'colour' (it takes domain, require_include)"
+    ]
+
+
+def test_flows_check_on_a_probe_flow_prints_one_line_and_exits_2(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.yaml"
+    probe.write_text(GOOD.replace('"{spf.summary}"', '"{spf.misspelt}"'))
+    result = CliRunner().invoke(main, ["flows", "check", str(probe)])
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "node 'fix': summary: placeholder '{spf.misspelt}': node 'spf' has no fact 'misspelt'" in line
+
+
+def test_the_registry_is_passed_in() -> None:
+    from maildoctor.checks.registry import Registry
+
+    with pytest.raises(FlowErrors) as caught:
+        parse_flow_text(GOOD, "flows/x.yaml", Registry())
+    errors = [str(e) for e in caught.value.errors]
+    assert errors == ["flows/x.yaml:11: node 'spf': check 'dns.spf' is not registered"]

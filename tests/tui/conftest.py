@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 
-from maildoctor.checks import registry as registry_module
-from maildoctor.checks.registry import CheckContext, CheckResult, registry
+from maildoctor.checks.registry import CheckContext, CheckResult, Registry, default_registry
 from maildoctor.clients.settings import Settings
 from maildoctor.lab.scenario import Scenario
 from maildoctor.tui.app import MaildoctorApp
@@ -25,8 +23,20 @@ def prefill_of(scenario: Scenario, *, drop: tuple[str, ...] = ()) -> dict[str, s
     return {k: v for k, v in scenario.walk_inputs().items() if v and k not in drop}
 
 
+class TestChecks:
+    """The checks a test's app runs: the shipped ones, some of them gated (see ``gate``)."""
+
+    def __init__(self) -> None:
+        self.registry: Registry = default_registry()
+
+
 @pytest.fixture
-def lab_app(load, state_dir: Path) -> MakeApp:
+def test_checks() -> TestChecks:
+    return TestChecks()
+
+
+@pytest.fixture
+def lab_app(load, state_dir: Path, test_checks: TestChecks) -> MakeApp:
     """``lab_app(scenario, flow=..., drop=(...), **app_options)``: load the scenario into the lab, point
     the settings at it and build the app with the scenario's inputs as prefill."""
 
@@ -35,7 +45,13 @@ def lab_app(load, state_dir: Path) -> MakeApp:
     ) -> MaildoctorApp:
         scenario = load(name)
         settings = Settings.resolve()
-        return MaildoctorApp(flow=flow, prefill=prefill_of(scenario, drop=drop), settings=settings, **options)  # type: ignore[arg-type]
+        return MaildoctorApp(
+            flow=flow,
+            prefill=prefill_of(scenario, drop=drop),
+            settings=settings,
+            registry=test_checks.registry,
+            **options,  # type: ignore[arg-type]
+        )
 
     return _make
 
@@ -74,13 +90,13 @@ class Gate:
 
 
 @pytest.fixture
-def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Gate]]:
-    """``gate("ses.account")`` makes that check wait for ``.open()`` (for this test only)."""
+def gate(test_checks: TestChecks) -> Iterator[Callable[[str], Gate]]:
+    """``gate("ses.account")`` makes that check wait for ``.open()`` in the apps this test builds next
+    (``lab_app``, or an app given ``registry=test_checks.registry``)."""
 
     def _gate(name: str) -> Gate:
-        spec = registry()[name]
         made = Gate()
-        monkeypatch.setitem(registry_module._REGISTRY, name, replace(spec, fn=made.wrap(spec.fn)))
+        test_checks.registry = test_checks.registry.with_fn(name, made.wrap(test_checks.registry[name].fn))
         return made
 
     yield _gate

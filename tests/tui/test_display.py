@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from maildoctor.keymap import KEY_IDS, KEYS, unknown_ids
 from maildoctor.tui import display
-from maildoctor.tui.keymap import KEY_IDS, KEYS, unknown_ids
 from maildoctor.tui.screens.remedy import code_blocks
 
 
@@ -40,6 +40,6 @@ def test_code_blocks_of_a_fix() -> None:
 def test_the_key_table_needs_no_textual() -> None:
     assert len(KEY_IDS) == len(KEYS) and all(k.id.startswith("maildoctor.") for k in KEYS)
     assert unknown_ids({"maildoctor.back": "left", "maildoctor.nope": "x"}) == ["maildoctor.nope"]
-    code = "import sys, maildoctor.tui.keymap; print(any(m.startswith('textual') for m in sys.modules))"
+    code = "import sys, maildoctor.keymap; print(any(m.startswith('textual') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -330,13 +330,15 @@ async def test_flow_option_opens_its_form_and_an_unknown_flow_the_picker(state_d
         await pilot.press("q")
 
 
-async def test_a_walk_runs_on_when_the_transcript_cannot_be_saved(tmp_path: Path, gate) -> None:
+async def test_a_walk_runs_on_when_the_transcript_cannot_be_saved(tmp_path: Path, gate, test_checks) -> None:
     gate("ses.account")
     not_a_folder = tmp_path / "state"
     not_a_folder.write_text("a file where the state folder should be")
     settings = Settings(region="us-east-1", state_dir=not_a_folder)
     prefill = {"sender": "admin@example.com", "pathway": "api"}
-    app = MaildoctorApp(flow="ses-delivery", prefill=prefill, settings=settings)
+    app = MaildoctorApp(
+        flow="ses-delivery", prefill=prefill, settings=settings, registry=test_checks.registry
+    )
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("enter")

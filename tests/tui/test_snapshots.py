@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
+from maildoctor.checks.registry import Registry
 from maildoctor.clients.settings import Settings
 from maildoctor.tui.app import MaildoctorApp
 from maildoctor.tui.screens.remedy import RemedyScreen
@@ -19,13 +20,18 @@ INPUTS = {"sender": "admin@example.com", "region": "us-east-1"}
 
 
 def offline_app(
-    state_dir: Path, prefill: dict[str, str], flow: str | None = "ses-delivery", theme: str | None = None
+    state_dir: Path,
+    prefill: dict[str, str],
+    flow: str | None = "ses-delivery",
+    theme: str | None = None,
+    registry: Registry | None = None,
 ) -> MaildoctorApp:
     """An app that needs no lab: the snapshot stops before any check reaches the network."""
     settings = Settings(region="us-east-1", state_dir=state_dir)
     return MaildoctorApp(
-        flow=flow, prefill=prefill, settings=settings, theme=theme, show_timings=False, motion=False
-    )
+        flow=flow, prefill=prefill, settings=settings, theme=theme, show_timings=False, motion=False,
+        registry=registry,
+    )  # fmt: skip
 
 
 def lab_snapshot_app(load, name: str) -> MaildoctorApp:
@@ -68,24 +74,26 @@ def test_form_with_a_masked_secret_and_an_invalid_field(snap_compare, state_dir:
     assert snap_compare(offline_app(state_dir, prefill), terminal_size=(100, 50))
 
 
-def test_walk_with_a_check_still_running(snap_compare, state_dir: Path, gate) -> None:
+def test_walk_with_a_check_still_running(snap_compare, state_dir: Path, gate, test_checks) -> None:
     gate("ses.account")  # never opened: the step runs for as long as the snapshot takes
-    app = offline_app(state_dir, {**INPUTS, "pathway": "api"})
+    app = offline_app(state_dir, {**INPUTS, "pathway": "api"}, registry=test_checks.registry)
     assert snap_compare(app, terminal_size=(120, 40), run_before=start_and_wait_for_the_running_check)
 
 
-def test_walk_with_a_check_still_running_light_theme(snap_compare, state_dir: Path, gate) -> None:
+def test_walk_with_a_check_still_running_light_theme(
+    snap_compare, state_dir: Path, gate, test_checks
+) -> None:
     gate("ses.account")
-    app = offline_app(state_dir, {**INPUTS, "pathway": "api"}, theme="light")
+    app = offline_app(state_dir, {**INPUTS, "pathway": "api"}, theme="light", registry=test_checks.registry)
     assert snap_compare(app, terminal_size=(80, 24), run_before=start_and_wait_for_the_running_check)
 
 
 def test_walk_with_a_check_still_running_no_color(
-    snap_compare, state_dir: Path, gate, monkeypatch: pytest.MonkeyPatch
+    snap_compare, state_dir: Path, gate, test_checks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     gate("ses.account")
-    app = offline_app(state_dir, {**INPUTS, "pathway": "api"})
+    app = offline_app(state_dir, {**INPUTS, "pathway": "api"}, registry=test_checks.registry)
     assert snap_compare(app, terminal_size=(80, 24), run_before=start_and_wait_for_the_running_check)
 
 

@@ -15,7 +15,7 @@ MODULES = [
     "maildoctor.flow.load",
     "maildoctor.clients",
     "maildoctor.config",
-    "maildoctor.tui.keymap",
+    "maildoctor.keymap",
 ]
 
 
@@ -23,7 +23,7 @@ def test_core_modules_import_no_textual() -> None:
     code = (
         "import importlib, sys\n"
         f"for name in {MODULES!r}:\n    importlib.import_module(name)\n"
-        "from maildoctor.checks.registry import registry\nregistry()\n"
+        "from maildoctor.checks.registry import default_registry\ndefault_registry()\n"
         "print(sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -6,13 +6,13 @@ import json
 
 from click.testing import CliRunner
 
-from maildoctor.checks.registry import registry
+from maildoctor.checks.registry import default_registry
 from maildoctor.cli import main
 from maildoctor.policy import READ_ONLY_PREFIXES
 
 
 def test_every_declared_action_is_read_only() -> None:
-    for spec in registry().values():
+    for spec in default_registry().values():
         for action in spec.iam_actions:
             service, _, verb = action.partition(":")
             assert service and verb.startswith(READ_ONLY_PREFIXES), f"{spec.name} declares {action}"

@@ -8,20 +8,31 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import Field
 
 from maildoctor import transcript
-from maildoctor.checks.registry import CheckContext, CheckResult, check
+from maildoctor.checks.registry import Args, CheckContext, CheckResult, Facts, Registry
 from maildoctor.cli import main
-from maildoctor.clients import Clients
 from maildoctor.clients.settings import Settings
-from maildoctor.engine import StepFinished, Walk
+from maildoctor.engine import StepFinished
 from maildoctor.flow.load import parse_flow_text
+from maildoctor.session import Session
+
+CHECKS = Registry()
 
 
-@check("test.password_echo", outcomes={"fail"}, args={"pw"})
-async def password_echo(ctx: CheckContext) -> CheckResult:
+class EchoArgs(Args):
+    pw: str | None = Field(None, description="the password")
+
+
+class EchoFacts(Facts):
+    sent: str | None = Field(None, description="what was sent")
+
+
+@CHECKS.check("test.password_echo", outcomes={"fail"}, args=EchoArgs, facts=EchoFacts)
+async def password_echo(ctx: CheckContext[EchoArgs]) -> CheckResult:
     """Puts the secret into its evidence, as an SMTP dialogue might."""
-    return CheckResult("fail", "fail", f"server said no to {ctx.arg('pw')}", facts={"sent": ctx.arg("pw")})
+    return CheckResult("fail", "fail", f"server said no to {ctx.args.pw}", EchoFacts(sent=ctx.args.pw))
 
 
 FLOW = textwrap.dedent("""\
@@ -52,18 +63,20 @@ SECRET = "BSuperSecretSmtpPassword0000000000000000000"
 
 
 async def test_every_step_is_on_disk_when_it_finishes_and_no_secret_is(tmp_path: Path) -> None:
-    flow = parse_flow_text(FLOW, "tr.yaml")
-    walk = Walk(flow, {"smtp_password": SECRET}, Clients(Settings()))
-    writer = transcript.TranscriptWriter(tmp_path, walk)
+    flow = parse_flow_text(FLOW, "tr.yaml", CHECKS)
+    session = Session(flow, {"smtp_password": SECRET}, Settings(state_dir=tmp_path), registry=CHECKS)
+    writer = session.writer
+    assert writer is not None
     seen_on_disk: list[int] = []
 
     def after_write(event: object) -> None:
         if isinstance(event, StepFinished):
+            assert SECRET not in json.dumps(event.step.facts)  # what a surface receives is redacted
             seen_on_disk.append(len(writer.path.read_text().splitlines()))
 
-    walk.listeners += [writer, after_write]
-    await walk.run()
-    writer.close()
+    session.subscribe(after_write)
+    await session.run()
+    session.close()
     raw = writer.path.read_text()
     assert SECRET not in raw
     assert seen_on_disk == [2, 3, 5]  # session line, then each step as it finishes (+ the finding)
@@ -91,7 +104,10 @@ def test_a_torn_last_line_after_a_crash_loses_only_that_line(tmp_path: Path) -> 
 @pytest.mark.usefixtures("state_dir")
 def test_list_and_export_in_every_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     flow_file = tmp_path / "tr.yaml"
-    flow_file.write_text(FLOW)
+    flow_file.write_text(FLOW.replace("test.password_echo", "bounce.triage").replace(
+        'args: {pw: "{smtp_password}"}', 'args: {bounce: "535 5.7.8 no to {smtp_password}"}'
+    ).replace("next: {fail: fix, error: done}", "next: {credentials: fix, sending: done, recipient: done, "
+              "dmarc: done, unknown: done, skipped: done, error: done}"))  # fmt: skip
     secret_file = tmp_path / "pw"
     secret_file.write_text(SECRET)
     runner = CliRunner()

@@ -12,8 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from maildoctor.keymap import KEYS, NAVIGATION
 from maildoctor.tui.bindings import binding
-from maildoctor.tui.keymap import KEYS, NAVIGATION
 
 if TYPE_CHECKING:
     from maildoctor.tui.app import MaildoctorApp

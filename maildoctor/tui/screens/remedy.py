@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -46,11 +45,7 @@ class RemedyScreen(Screen[None]):
     def __init__(self, session: WalkSession) -> None:
         super().__init__()
         self.session = session
-        redact = session.redact
-        self.findings: list[Finding] = [
-            replace(f, title=redact(f.title), summary=redact(f.summary), remedy=redact(f.remedy))
-            for f in session.walk.ranked_findings()
-        ]
+        self.findings: list[Finding] = session.findings()  # ranked and redacted by the session
         self._shown = 0  # the finding whose fix is shown
 
     def compose(self) -> ComposeResult:
@@ -121,19 +116,19 @@ class RemedyScreen(Screen[None]):
 
     def _all_clear(self) -> Content:
         data = self.session.report()
-        diagnosis = data["diagnosis"]
+        verdict = self.session.verdict()
         counts = Counter(step["status"] for step in data["steps"] if step["kind"] != "end")
         tally = " · ".join(f"{display.ICONS[s]} {n} {s}" for s, n in sorted(counts.items()))
-        if data["complete"] and not any(s == "error" for s in counts):
+        if verdict.all_clear:
             head: tuple[str, str] = (f"{display.ICONS['pass']} All clear\n\n", "$success bold")
         else:
             head = (
-                f"{display.ICONS['error']} No problem found, but not everything was checked\n\n",
+                f"{display.ICONS['error']} Inconclusive: no problem found, but not everything was checked\n\n",
                 "magenta bold",
             )
-        parts: list[str | tuple[str, str]] = [head, (diagnosis["title"], "bold"), "\n\n"]
-        if diagnosis.get("summary"):
-            parts += [diagnosis["summary"], "\n\n"]
+        parts: list[str | tuple[str, str]] = [head, (verdict.title, "bold"), "\n\n"]
+        if verdict.summary:
+            parts += [verdict.summary, "\n\n"]
         if data.get("incomplete_reason"):
             parts += [f"The walk could not finish: {data['incomplete_reason']}\n\n"]
         parts += [f"{sum(counts.values())} steps: {tally}\n\n"]

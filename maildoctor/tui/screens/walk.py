@@ -20,6 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, OptionList, Static, Tree
 from textual.worker import Worker, WorkerState
 
+from maildoctor.checks.registry import Registry
 from maildoctor.clients.settings import Settings
 from maildoctor.engine import (
     Event,
@@ -31,7 +32,6 @@ from maildoctor.engine import (
     WalkTruncated,
 )
 from maildoctor.flow.model import Flow, QuestionNode
-from maildoctor.flow.templates import render
 from maildoctor.tui import display
 from maildoctor.tui.bindings import binding
 from maildoctor.tui.messages import EngineEvent, QuestionAsked
@@ -57,12 +57,20 @@ class WalkScreen(Screen[None]):
     app: MaildoctorApp
 
     def __init__(
-        self, flow: Flow, inputs: Mapping[str, str], settings: Settings, *, show_timings: bool = True
+        self,
+        flow: Flow,
+        inputs: Mapping[str, str],
+        settings: Settings,
+        *,
+        show_timings: bool = True,
+        registry: Registry | None = None,
     ) -> None:
         super().__init__()
         self.flow = flow
         self.show_timings = show_timings
-        self.session = WalkSession(flow, inputs, settings, listener=self._listen, on_ask=self._on_ask)
+        self.session = WalkSession(
+            flow, inputs, settings, listener=self._listen, on_ask=self._on_ask, registry=registry
+        )
         self._binding_state: tuple[bool | None, ...] = ()
         self._status_parts: list[str | tuple[str, str]] = []
         self._catch_up_timer: Timer | None = None
@@ -87,7 +95,6 @@ class WalkScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.flow.title
-        self.step_tree.redact = self.session.redact
         self.step_tree.focus()
         if self.app.motion:
             self.set_interval(0.12, self.step_tree.tick)
@@ -108,14 +115,10 @@ class WalkScreen(Screen[None]):
 
     @work(exclusive=True, group="walk", exit_on_error=False)
     async def run_walk(self, rerun_from: int | None = None) -> None:
-        self.session.running = True
-        try:
-            if rerun_from is None:
-                await self.session.walk.run()
-            else:
-                await self.session.walk.rerun(rerun_from)
-        finally:
-            self.session.running = False
+        if rerun_from is None:
+            await self.session.run()
+        else:
+            await self.session.rerun(rerun_from)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "walk":
@@ -152,17 +155,8 @@ class WalkScreen(Screen[None]):
         self._refresh_bindings()
 
     def _item(self, event: StepStarted, at: float) -> StepItem:
-        """The started step as the tree shows it until it finishes: its title with the values filled in
-        (the event carries the flow's template), a remedy in the layer of the step before it."""
-        walk, items = self.session.walk, self.step_tree.items
-        try:
-            title = render(event.title, walk.inputs, walk.facts())
-        except (ValueError, KeyError, IndexError):
-            title = event.title
-        layer = event.layer
-        if not layer and event.kind == "remedy" and items:
-            layer = items[-1].layer
-        return StepItem(event.index, event.node, title, layer, event.kind, at)
+        """The started step as the tree shows it until it finishes (its title already filled in)."""
+        return StepItem(event.index, event.node, event.title, event.layer, event.kind, at)
 
     async def on_question_asked(self, message: QuestionAsked) -> None:
         if not self.step_tree.items:
@@ -220,7 +214,8 @@ class WalkScreen(Screen[None]):
 
     async def _show(self, data: TreeData) -> None:
         question = self.session.asker.question if isinstance(data, StepItem) and data.waiting else None
-        await self.detail.show(data, self.session.redact, question)
+        prompt = self.session.shown(question.prompt) if question is not None else ""
+        await self.detail.show(data, question, prompt)
 
     @on(OptionList.OptionSelected)
     def _answered(self, event: OptionList.OptionSelected) -> None:
@@ -304,22 +299,8 @@ class WalkScreen(Screen[None]):
             ]
         elif self.session.running:
             parts = [("… ", "$accent bold"), f"Walking · step {len(self.step_tree.items)}{found}"]
-        elif walk.finished and walk.findings:
-            top = walk.diagnosis()
-            code = top.code if top else ""
-            parts = [
-                ("✘ ", "$error bold"),
-                f"Finished{found}; most likely ",
-                (code, "bold"),
-                f" · {enter}: the fix · {export}: export",
-            ]
-        elif walk.finished and walk.complete:
-            parts = [
-                ("✔ ", "$success bold"),
-                f"Finished: all clear · {enter}: the summary · {export}: export",
-            ]
         elif walk.finished:
-            parts = [("? ", "magenta bold"), f"The walk could not finish: {walk.incomplete_reason}"]
+            parts = self._verdict_parts(enter, export)
         else:
             rerun = self.app.keys_shown("maildoctor.rerun", first=True)
             parts = [("– ", "dim"), f"The walk stopped before its end · {rerun} re-runs the selected step"]
@@ -328,3 +309,25 @@ class WalkScreen(Screen[None]):
         if parts != self._status_parts:  # an update lays the screen out again: only on a change
             self._status_parts = parts
             self.query_one("#walk-status", Static).update(Content.assemble(*parts))
+
+    def _verdict_parts(self, enter: str, export: str) -> list[str | tuple[str, str]]:
+        """The finished walk's verdict, as the session decides it for every surface."""
+        verdict = self.session.verdict()
+        if verdict.findings:
+            found = f" · {verdict.findings} finding{'s' if verdict.findings != 1 else ''}"
+            return [
+                ("✘ ", "$error bold"),
+                f"Finished{found}; most likely ",
+                (verdict.code, "bold"),
+                f" · {enter}: the fix · {export}: export",
+            ]
+        if verdict.all_clear:
+            return [("✔ ", "$success bold"), f"Finished: all clear · {enter}: the summary · {export}: export"]
+        reason = self.session.walk.incomplete_reason
+        if reason:
+            return [("? ", "magenta bold"), f"The walk could not finish: {reason}"]
+        return [
+            ("? ", "magenta bold"),
+            f"Finished: inconclusive — {verdict.title.removeprefix('No problem found, but ')}",
+            f" · {enter}: the summary · {export}: export",
+        ]

@@ -1,12 +1,13 @@
 """The selected step in full: title, summary, why it branched, facts, evidence, or a question.
 
+What it shows comes from the session already redacted (steps, and the question's prompt).
+
 The pane keeps its widgets and updates them in place (only the evidence blocks are rebuilt), so that
 following a fast walk step by step stays cheap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -20,7 +21,6 @@ from maildoctor.flow.model import QuestionNode
 from maildoctor.tui import display
 from maildoctor.tui.widgets.step_tree import LayerItem, StepItem, TreeData
 
-Redact = Callable[[Any], Any]
 Part = str | tuple[str, str]
 KEY_WIDTH = 22
 
@@ -56,18 +56,21 @@ class DetailPane(VerticalScroll):
         options = self.query_one("#question", OptionList)
         return options if options.display else None
 
-    async def show(self, data: TreeData | None, redact: Redact, question: QuestionNode | None = None) -> None:
+    async def show(
+        self, data: TreeData | None, question: QuestionNode | None = None, prompt: str = ""
+    ) -> None:
+        """``prompt``: the waiting question's prompt with the walk's values filled in."""
         self.shown = data
         head: list[Part] = ["The walk starts…"]
         facts: dict[str, Any] = {}
         evidence: list[tuple[str, str]] = []
         if isinstance(data, StepItem):
-            head = self._head(data, redact, question)
+            head = self._head(data, prompt if question is not None else "")
             if data.step is not None and data.kind == "check":
-                facts = redact(data.step.facts)
-                evidence = [(redact(e.title), redact(e.text).rstrip()) for e in data.step.evidence]
+                facts = data.step.facts
+                evidence = [(e.title, e.text.rstrip()) for e in data.step.evidence]
         elif isinstance(data, LayerItem):
-            head = self._layer(data, redact)
+            head = self._layer(data)
         async with self.batch():
             self.query_one("#detail-head", Static).update(Content.assemble(*head))
             self._question(question if isinstance(data, StepItem) and data.waiting else None)
@@ -77,7 +80,7 @@ class DetailPane(VerticalScroll):
 
     # -- the parts
 
-    def _head(self, item: StepItem, redact: Redact, question: QuestionNode | None) -> list[Part]:
+    def _head(self, item: StepItem, prompt: str) -> list[Part]:
         step = item.step
         if item.waiting:
             sign, word, style = display.WAITING, "your answer", "$accent"
@@ -85,7 +88,7 @@ class DetailPane(VerticalScroll):
             sign, word, style = "…", "running", "$accent"
         else:
             sign, word, style = display.icon(step.status), step.status, display.STYLES.get(step.status, "")
-        parts: list[Part] = [(f"{sign} {word}", f"{style} bold"), "  ", (redact(item.title), "bold"), "\n\n"]
+        parts: list[Part] = [(f"{sign} {word}", f"{style} bold"), "  ", (item.title, "bold"), "\n\n"]
         meta = [f"step {item.index + 1}"]
         if step is not None and step.check:
             meta.append(f"check {step.check}")
@@ -95,13 +98,13 @@ class DetailPane(VerticalScroll):
         if self.show_timings and step is not None and item.kind == "check":
             meta.append(display.duration(step.duration_ms))
         if step is None:
-            if item.waiting and question is not None:
-                parts.append(redact(question.prompt))
+            if item.waiting and prompt:
+                parts.append(prompt)
             else:
                 parts.append("Running the check…" if item.kind == "check" else "Waiting…")
             parts += ["\n", (" · ".join(meta), "dim")]
             return parts
-        parts += [redact(step.summary), "\n", (" · ".join(meta), "dim"), "\n\n"]
+        parts += [step.summary, "\n", (" · ".join(meta), "dim"), "\n\n"]
         parts += [("Why it branched: ", "bold"), step.why]
         if item.kind == "remedy":
             parts += [
@@ -112,14 +115,14 @@ class DetailPane(VerticalScroll):
             ]
         return parts
 
-    def _layer(self, layer: LayerItem, redact: Redact) -> list[Part]:
+    def _layer(self, layer: LayerItem) -> list[Part]:
         parts: list[Part] = [(layer.name, "bold")]
         for item in layer.items:
             status = item.status
             sign = display.WAITING if item.waiting else display.icon(status) if status else "…"
             style = display.STYLES.get(status or "", "$accent")
-            summary = redact(item.step.summary) if item.step else "running…"
-            parts += ["\n\n", (sign, f"{style} bold"), " ", (redact(item.title), "bold"), "\n", summary]
+            summary = item.step.summary if item.step else "running…"
+            parts += ["\n\n", (sign, f"{style} bold"), " ", (item.title, "bold"), "\n", summary]
         return parts
 
     def _question(self, question: QuestionNode | None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.style import Style
@@ -57,7 +56,6 @@ class StepTree(Tree[TreeData]):
         self.guide_depth = 2
         self.show_timings = show_timings
         self.frame = 0
-        self.redact: Callable[[str], str] = lambda text: text
         self.items: list[StepItem] = []
         self._step_nodes: list[TreeNode[TreeData]] = []
         self._branches: list[TreeNode[TreeData]] = []
@@ -153,7 +151,7 @@ class StepTree(Tree[TreeData]):
         timing = ""
         if self.show_timings and not data.waiting and data.kind == "check":
             timing = f"  {display.duration(data.elapsed_ms())}"
-        title = Text(self.redact(data.title))
+        title = Text(data.title)  # steps come from the session already redacted
         room = self._room(node) - len(sign) - 1 - len(timing)
         if room > 3 and title.cell_len > room:
             title.truncate(room, overflow="ellipsis")

@@ -1,7 +1,7 @@
 """The TUI's keys as data: binding ids, default keys and what each does.
 
 No textual import here, so that a config loader can check a user's keymap (``{binding id: keys}``)
-without loading the TUI. ``bindings.py`` turns these into Textual bindings; the help screen and the
+without loading the TUI. ``tui/bindings.py`` turns these into Textual bindings; the help screen and the
 command palette list them.
 """
 
