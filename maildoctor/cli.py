@@ -401,15 +401,19 @@ def iam_policy(flow_refs: tuple[str, ...]) -> None:
 # --- lab ----------------------------------------------------------------------------------------------
 
 
+def scenario_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--scenario",
+        "scenario_ref",
+        default="seed-incident",
+        show_default=True,
+        metavar="NAME|PATH",
+        help=help,
+    )
+
+
 @main.command()
-@click.option(
-    "--scenario",
-    "scenario_ref",
-    default="seed-incident",
-    show_default=True,
-    metavar="NAME|PATH",
-    help="A shipped scenario (see --list) or a scenario file.",
-)
+@scenario_option("A shipped scenario (see --list) or a scenario file.")
 @click.option("--list", "list_only", is_flag=True, help="List the shipped scenarios and exit.")
 @_guard
 def lab(scenario_ref: str, list_only: bool) -> None:
@@ -473,14 +477,7 @@ def walk_hint(scenario: Any, running: Any) -> str:
 
 
 @main.command()
-@click.option(
-    "--scenario",
-    "scenario_ref",
-    default="seed-incident",
-    show_default=True,
-    metavar="NAME|PATH",
-    help="The lab scenario to diagnose (see `maildoctor lab --list`).",
-)
+@scenario_option("The lab scenario to diagnose (see `maildoctor lab --list`).")
 @click.option("--state-dir", metavar="PATH", help="Where transcripts are saved (MAILDOCTOR_STATE_DIR).")
 @_guard
 def demo(scenario_ref: str, state_dir: str | None) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from maildoctor import report
 from maildoctor import transcript as transcripts
-from maildoctor.checks.registry import Evidence, Registry
+from maildoctor.checks.registry import Registry
 from maildoctor.clients import Clients
 from maildoctor.clients.settings import Settings
 from maildoctor.engine import (
@@ -30,6 +30,8 @@ from maildoctor.engine import (
 )
 from maildoctor.flow.model import Flow
 from maildoctor.transcript import TranscriptError, TranscriptWriter
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -126,22 +128,15 @@ class Session:
         return event
 
     def redact_step(self, step: Step) -> Step:
-        return replace(
-            step,
-            title=self.redact(step.title),
-            summary=self.redact(step.summary),
-            facts=self.redact(step.facts),
-            evidence=[Evidence(self.redact(e.title), self.redact(e.text)) for e in step.evidence],
-        )
+        evidence = [self._scrubbed(e, "title", "text") for e in step.evidence]
+        return replace(self._scrubbed(step, "title", "summary", "facts"), evidence=evidence)
 
     def redact_finding(self, finding: Finding) -> Finding:
-        return replace(
-            finding,
-            title=self.redact(finding.title),
-            summary=self.redact(finding.summary),
-            remedy=self.redact(finding.remedy),
-            facts=self.redact(finding.facts),
-        )
+        return self._scrubbed(finding, "title", "summary", "remedy", "facts")
+
+    def _scrubbed(self, item: T, *fields: str) -> T:
+        """A copy of a dataclass with ``fields`` redacted."""
+        return replace(item, **{name: self.redact(getattr(item, name)) for name in fields})  # type: ignore[type-var]
 
     # -- the walk
 

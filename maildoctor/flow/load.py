@@ -299,12 +299,7 @@ def _placeholders(
 
 def _reachability(flow: Flow, err: ErrFn) -> Iterator[FlowError]:
     edges = {n: [t for t in flow.routes(n).values() if t in flow.nodes] for n in flow.nodes}
-    seen, todo = {flow.start}, [flow.start]
-    while todo:
-        for target in edges[todo.pop()]:
-            if target not in seen:
-                seen.add(target)
-                todo.append(target)
+    seen = _closure({flow.start}, edges)
     for node_id in flow.nodes:
         if node_id not in seen:
             yield err(node_id, f"is not reachable from the start node '{flow.start}'")
@@ -316,15 +311,21 @@ def _reachability(flow: Flow, err: ErrFn) -> Iterator[FlowError]:
     for source, targets in edges.items():
         for target in targets:
             reverse[target].append(source)
-    can_finish, todo = set(terminal), list(terminal)
-    while todo:
-        for source in reverse[todo.pop()]:
-            if source not in can_finish:
-                can_finish.add(source)
-                todo.append(source)
+    can_finish = _closure(terminal, reverse)
     for node_id in flow.nodes:
         if node_id in seen and node_id not in can_finish:
             yield err(node_id, f"is caught in a cycle with no way out ({_cycle_from(node_id, edges)})")
+
+
+def _closure(starts: set[str], edges: Mapping[str, list[str]]) -> set[str]:
+    """Every node reachable from ``starts`` along ``edges`` (the starts included)."""
+    seen, todo = set(starts), list(starts)
+    while todo:
+        for target in edges[todo.pop()]:
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
 
 
 def _cycle_from(start: str, edges: dict[str, list[str]]) -> str:
