@@ -238,6 +238,20 @@ def _readable_text(message: email.message.Message) -> str:
     return "\n".join(texts)
 
 
+def _decoded_single_part(message: email.message.Message) -> str | None:
+    """The body of a single-part message sent as base64 or quoted-printable, decoded (with its
+    charset; HTML tags dropped), its line ends normalised; None for any other message."""
+    if message.is_multipart():
+        return None
+    encoding = str(message.get("Content-Transfer-Encoding", "") or "").strip().lower()
+    if encoding not in ("base64", "quoted-printable"):
+        return None
+    body = _readable_text(message)
+    if message.get_content_subtype() == "html":
+        body = re.sub(r"<[^>]*>", "\n", body)
+    return body.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _reply_after_marker(text: str) -> str:
     """The reply Gmail quotes after "The response from the remote server was:" (or "The response was:")."""
     m = _RESPONSE_MARKER_RE.search(text)
@@ -304,7 +318,11 @@ def parse_bounce(text: str) -> Bounce:
             bounce.subject = _WS_RE.sub(" ", str(message.get("Subject", "") or "")).strip()
             bounce.date = _iso_date(str(message.get("Date", "") or ""))
             dsn_groups = _mime_dsn_fields(message)
-            readable = _readable_text(message) if message.is_multipart() else text
+            decoded = _decoded_single_part(message)
+            if decoded is not None:  # the body was base64 or quoted-printable: read what it says
+                text = readable = decoded
+            else:
+                readable = _readable_text(message) if message.is_multipart() else text
         except Exception:
             readable, dsn_groups = text, []
     if not dsn_groups:

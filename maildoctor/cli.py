@@ -28,6 +28,7 @@ CONNECTION_OPTIONS = (
     "smtp_endpoint",
     "smtp_ca_file",
     "state_dir",
+    "timeout",
 )
 
 
@@ -65,6 +66,11 @@ def connection_options(fn: F) -> F:
         ),
         click.option(
             "--state-dir", metavar="PATH", help="Where transcripts are saved (MAILDOCTOR_STATE_DIR)."
+        ),
+        click.option(
+            "--timeout",
+            metavar="SECONDS",
+            help="How long one network answer may take (MAILDOCTOR_TIMEOUT; default 10).",
         ),
     ]
     for option in reversed(options):
@@ -105,6 +111,10 @@ def _guard(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("maildoctor: interrupted", err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except OSError as exc:  # a path given on the command line the system refuses (too long, ...)
+            name = "" if exc.filename is None else str(exc.filename)
+            where = f"{name if name.isprintable() else repr(name)}: " if name else ""
+            raise Failure(f"{where}{exc.strerror or exc}") from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -152,7 +162,12 @@ def _run_tui(**kwargs: Any) -> int:
         from maildoctor.tui.app import run_tui
     except ImportError as exc:  # pragma: no cover - textual is a core dependency
         raise Failure(f"the terminal UI cannot start: {exc}") from None
+    from maildoctor.session import prepare_credentials
+
     config = kwargs.pop("config")
+    problem = prepare_credentials(None, kwargs["settings"])  # in the foreground: MFA asks here
+    if problem is not None:
+        click.echo(f"maildoctor: {problem} (the AWS layers will be reported as not checked)", err=True)
     return run_tui(keymap=dict(config.keymap), theme=config.theme, **kwargs)
 
 
@@ -179,8 +194,8 @@ def _run_tui(**kwargs: Any) -> int:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write the report here instead of stdout.",
+    type=click.Path(path_type=Path),
+    help="Write the report here instead of stdout (checked before the walk).",
 )
 @connection_options
 @click.pass_context
@@ -197,6 +212,8 @@ def run(
     from maildoctor.flow.load import find_flow, load_flow
 
     settings = _settings(ctx, **conn)
+    if output is not None:
+        headless.check_output(output)  # before stdin is read or anything walked
     flow = load_flow(find_flow(flow_ref))
     given = inputs.parse_sets([*ctx.find_root().params.get("sets", ()), *sets], flow)
     values = inputs.resolve(flow, given, settings, os.environ)
@@ -327,24 +344,32 @@ def transcript_list(ctx: click.Context, **conn: Any) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["markdown", "json", "html"]), default="markdown", show_default=True
 )
-@click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout."
-)
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write here instead of stdout.")
 @connection_options
 @click.pass_context
 @_guard
 def transcript_export(ctx: click.Context, ref: str, fmt: str, output: Path | None, **conn: Any) -> None:
     """Export a saved session (a .jsonl path, a session id, or `latest`)."""
-    from maildoctor import render
+    from maildoctor import headless, render
     from maildoctor import transcript as transcripts
 
     settings = _settings(ctx, **conn)
-    data = transcripts.load(transcripts.resolve(settings.resolved_state_dir(), ref))
-    text = render.FORMATS[fmt](data)
+    if output is not None:
+        headless.check_output(output)
+    path = transcripts.resolve(settings.resolved_state_dir(), ref)
+    data = transcripts.load(path)
+    try:
+        text = render.FORMATS[fmt](data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a hand-edited transcript
+        raise Failure(f"{path}: not a transcript maildoctor can export ({exc!r})") from None
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            why = exc.strerror or exc
+            raise Failure(f"cannot write {output}: {why} (the transcript {path} is unchanged)") from None
         click.echo(f"wrote {output}", err=True)
 
 
@@ -412,15 +437,66 @@ def scenario_option(help: str) -> Callable[[F], F]:
     )
 
 
+def fault_options(fn: F) -> F:
+    """`--fault NAME`... and `--latency-aws/-dns/-smtp MS`: outages rehearsed in the lab (CONTRACT.md)."""
+    ms = click.IntRange(0, 600_000)
+    options = [
+        click.option(
+            "--fault",
+            "fault_names",
+            multiple=True,
+            metavar="NAME",
+            help="Inject a fault into the lab (repeatable), e.g. aws-throttle, aws-deny:iam:GetUser, "
+            "dns-timeout, smtp-421; `--fault list` names them all.",
+        ),
+        click.option("--latency-aws", type=ms, metavar="MS", help="Answer every AWS request MS ms late."),
+        click.option("--latency-dns", type=ms, metavar="MS", help="Answer every DNS query MS ms late."),
+        click.option("--latency-smtp", type=ms, metavar="MS", help="Send every SMTP reply MS ms late."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def chosen_faults(
+    fault_names: tuple[str, ...], latency_aws: int | None, latency_dns: int | None, latency_smtp: int | None
+) -> list[Any] | None:
+    """The faults the options ask for (a bad name: one line, exit 2); None once `--fault list` printed."""
+    from maildoctor.lab.faults import catalogue, requested_faults
+
+    if "list" in fault_names:
+        click.echo(catalogue())
+        return None
+    return requested_faults(
+        fault_names, latency_aws=latency_aws, latency_dns=latency_dns, latency_smtp=latency_smtp
+    )
+
+
 @main.command()
 @scenario_option("A shipped scenario (see --list) or a scenario file.")
 @click.option("--list", "list_only", is_flag=True, help="List the shipped scenarios and exit.")
+@fault_options
+@click.option(
+    "--env-file",
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="Also write the export lines to PATH (mode 600) once every server listens; removed on stop.",
+)
 @_guard
-def lab(scenario_ref: str, list_only: bool) -> None:
+def lab(
+    scenario_ref: str,
+    list_only: bool,
+    fault_names: tuple[str, ...],
+    latency_aws: int | None,
+    latency_dns: int | None,
+    latency_smtp: int | None,
+    env_file: Path | None,
+) -> None:
     """Start the local lab in the foreground: an AWS endpoint, a DNS server and an SES-like SMTP server
-    on loopback, in the state a scenario describes.
+    on loopback, in the state a scenario describes, with any faults asked for.
 
-    Prints `export VAR=value` lines first (for eval or copy-paste), then serves until Ctrl-C.
+    Prints `export VAR=value` lines first (for copy-paste), then serves until Ctrl-C or SIGTERM. For a
+    script: `maildoctor lab --env-file lab.env &`, then source lab.env once it exists.
     """
     import signal
     import threading
@@ -432,23 +508,40 @@ def lab(scenario_ref: str, list_only: bool) -> None:
             scenario = load_scenario(str(path))
             click.echo(f"{scenario.name:<24} {scenario.description}")
         return
-    scenario = load_scenario(scenario_ref)
-    from maildoctor.lab import Lab
+    faults = chosen_faults(fault_names, latency_aws, latency_dns, latency_smtp)
+    if faults is None:
+        return
+    from maildoctor.lab import Lab, envfile
 
+    if env_file is not None:
+        envfile.check_env_file(env_file)
+        envfile.remove_env_file(env_file)  # a file an earlier lab left must not pass for this one's
+    scenario = load_scenario(scenario_ref)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with Lab() as running:
         running.load(scenario)
-        for name, value in running.env().items():
-            click.echo(f"export {name}={shlex_quote(value)}")
-        click.echo(f"# maildoctor lab: scenario {scenario.name} ({scenario.description})")
-        click.echo(f"# expected diagnosis: {scenario.expect}")
-        click.echo(f"# walk it: {walk_hint(scenario, running)}")
-        sys.stdout.flush()
-        click.echo("maildoctor lab: serving; Ctrl-C stops it", err=True)
-        while not stop.wait(0.5):
-            pass
+        running.set_faults(faults)
+        lines = envfile.export_lines(running.env())
+        try:
+            click.echo("\n".join(lines))
+            click.echo(f"# maildoctor lab: scenario {scenario.name} ({scenario.description})")
+            click.echo(f"# expected diagnosis: {scenario.expect}")
+            if running.active_faults:
+                click.echo(f"# faults: {' '.join(f.name for f in running.active_faults)}")
+            click.echo(f"# stop it: kill {os.getpid()}")
+            click.echo(f"# walk it: {walk_hint(scenario, running)}")
+            sys.stdout.flush()
+            if env_file is not None:
+                envfile.write_env_file(env_file, lines)
+            envfile.detach_stdout()  # so that `eval "$(maildoctor lab &)"` is not left waiting for the end
+            click.echo("maildoctor lab: serving; Ctrl-C stops it", err=True)
+            while not stop.wait(0.5):
+                pass
+        finally:
+            if env_file is not None:
+                envfile.remove_env_file(env_file)
     click.echo("maildoctor lab: stopped", err=True)
 
 
@@ -461,16 +554,21 @@ def shlex_quote(value: str) -> str:
 def walk_hint(scenario: Any, running: Any) -> str:
     """The command that walks a scenario. The secret goes through the environment (CONTRACT.md);
     multi-line inputs (a bounce) are written beside the lab's CA file, for --set KEY=@FILE."""
+    from maildoctor.flow.load import builtin_flows_dir, load_flow
+
+    secret = {
+        n for n, spec in load_flow(builtin_flows_dir() / "ses-delivery.yaml").inputs.items() if spec.secret
+    }
     inputs = scenario.walk_inputs()
-    secret = inputs.pop("smtp_password", None)
-    sets = []
+    env, sets = [], []
     for key, value in inputs.items():
-        if value and "\n" in value:
+        if value and key in secret:  # never on a command line (CONTRACT.md): through the environment
+            env.append(f"MAILDOCTOR_INPUT_{key.upper()}={shlex_quote(value)} ")
+        elif value and "\n" in value:
             sets.append(f"--set {key}=@{shlex_quote(str(running.write_input(key, value)))}")
         elif value:
             sets.append(f"--set {key}={shlex_quote(value)}")
-    prefix = f"MAILDOCTOR_INPUT_SMTP_PASSWORD={shlex_quote(secret)} " if secret else ""
-    return f"{prefix}maildoctor run ses-delivery {' '.join(sets)}"
+    return f"{''.join(env)}maildoctor run ses-delivery {' '.join(sets)}"
 
 
 # --- demo ---------------------------------------------------------------------------------------------
@@ -479,21 +577,33 @@ def walk_hint(scenario: Any, running: Any) -> str:
 @main.command()
 @scenario_option("The lab scenario to diagnose (see `maildoctor lab --list`).")
 @click.option("--state-dir", metavar="PATH", help="Where transcripts are saved (MAILDOCTOR_STATE_DIR).")
+@fault_options
 @_guard
-def demo(scenario_ref: str, state_dir: str | None) -> None:
+def demo(
+    scenario_ref: str,
+    state_dir: str | None,
+    fault_names: tuple[str, ...],
+    latency_aws: int | None,
+    latency_dns: int | None,
+    latency_smtp: int | None,
+) -> None:
     """The TUI against the built-in lab: the seed incident, its inputs filled in (no AWS account needed).
 
-    Starts the lab (AWS, DNS and SMTP on loopback) in this process, opens ses-delivery with the
-    scenario's inputs, and stops the lab when you quit.
+    Starts the lab (AWS, DNS and SMTP on loopback) in this process, with any faults asked for, opens
+    ses-delivery with the scenario's inputs, and stops the lab when you quit.
     """
     from maildoctor.clients.settings import Settings
     from maildoctor.config import load_config
     from maildoctor.lab import Lab
     from maildoctor.lab.scenario import load_scenario
 
+    faults = chosen_faults(fault_names, latency_aws, latency_dns, latency_smtp)
+    if faults is None:
+        return
     scenario = load_scenario(scenario_ref)
     with Lab() as lab:
         lab.load(scenario)
+        lab.set_faults(faults)
         os.environ.update(lab.env())  # boto3 reads the endpoint and the lab's credentials from here
         settings = Settings.resolve(state_dir=state_dir)
         code = _run_tui(

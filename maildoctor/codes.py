@@ -44,10 +44,7 @@ VERDICT_CODES = frozenset({"all-clear", "inconclusive"})
 # them (honest verdicts, the credential path as real AWS answers it, real bounces).
 NOT_YET_REACHED = frozenset(
     {
-        "smtp-login-rejected",
         "smtp-key-other-account",
-        "recipient-rejected",
-        "receiver-authentication",
         "receiver-policy",
         "sending-rate-exceeded",
     }

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from maildoctor.checks.registry import STEP_FACTS, Evidence, Registry, Status, default_registry
+from maildoctor.checks.registry import ERROR_OUTCOME, STEP_FACTS, Evidence, Registry, Status, default_registry
 from maildoctor.clients import Clients
 from maildoctor.flow.model import CheckNode, EndNode, Flow, Node, QuestionNode, RemedyNode
 from maildoctor.flow.templates import render, resolve
 
 MAX_STEPS = 500  # a guard: validation refuses loops that do not pass through a question
+WALK_BUDGET = 180.0  # seconds: no walk takes longer; checks that would are reported as not checked
 
 
 @dataclass
@@ -148,8 +149,11 @@ class Walk:
         registry: Registry | None = None,
         asker: Asker | None = None,
         listeners: list[Listener] | None = None,
+        budget: float = WALK_BUDGET,
     ) -> None:
         self.flow = flow
+        self.budget = budget  # the time the checks of one run may take together (questions excluded)
+        self._spent = 0.0
         self.inputs: dict[str, str] = {k: v for k, v in inputs.items() if v}
         self.clients = clients
         self.registry = registry if registry is not None else default_registry()
@@ -190,12 +194,15 @@ class Walk:
 
     def facts(self) -> dict[str, dict[str, Any]]:
         """Facts of the steps so far by node id, with each step's summary, outcome and status
-        (``step_status``; a check's own fact may be called ``status``)."""
+        (``step_status``; a check's own fact may be called ``status``).
+
+        A step that could not check (status ``error``) shows only its summary, outcome and status: a
+        remedy or a later check never rests on facts that were not established."""
         out: dict[str, dict[str, Any]] = {}
         for step in self.steps:
             own = {"summary": step.summary, "outcome": step.outcome, "step_status": step.status}
             assert own.keys() == STEP_FACTS.keys()
-            out[step.node] = {**own, **step.facts}
+            out[step.node] = own if step.status == "error" else {**own, **step.facts}
         return out
 
     def render(self, text: str) -> str:
@@ -216,6 +223,7 @@ class Walk:
         return self
 
     def truncate(self, index: int) -> None:
+        self._spent = 0.0  # a re-run gets the whole budget again
         del self.steps[index:]
         self.findings = [f for f in self.findings if f.step_index < index]
         self.finished = False
@@ -272,7 +280,16 @@ class Walk:
         spec = self.registry[node.check]
         facts, values = self.facts(), self.values()
         args = {name: resolve(text, values, facts) for name, text in node.args.items()}
-        result = await spec.run(self.clients, args, facts, timeout=node.timeout)
+        left = self.budget - self._spent
+        if left <= 0:
+            summary = f"could not check: the walk used up its {self.budget:g}s before this step"
+            facts_unknown = spec.facts().model_dump(mode="json")
+            return _Made(
+                "error", summary, ERROR_OUTCOME, node.next[ERROR_OUTCOME], facts_unknown, check=node.check
+            )
+        started = time.monotonic()
+        result = await spec.run(self.clients, args, facts, timeout=min(node.timeout or spec.timeout, left))
+        self._spent += time.monotonic() - started
         return _Made(
             status=result.status,
             summary=result.summary,

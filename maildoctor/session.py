@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from maildoctor import report
 from maildoctor import transcript as transcripts
-from maildoctor.checks.registry import Registry
-from maildoctor.clients import Clients
+from maildoctor.checks.registry import Registry, default_registry
+from maildoctor.clients import Clients, credentials
 from maildoctor.clients.settings import Settings
 from maildoctor.engine import (
     Asker,
@@ -28,7 +28,7 @@ from maildoctor.engine import (
     StepStarted,
     Walk,
 )
-from maildoctor.flow.model import Flow
+from maildoctor.flow.model import CheckNode, Flow
 from maildoctor.transcript import TranscriptError, TranscriptWriter
 
 T = TypeVar("T")
@@ -78,6 +78,22 @@ class Verdict:
             complete=data["complete"],
             exit_code=report.exit_code(data),
         )
+
+
+def prepare_credentials(
+    flow: Flow | None, settings: Settings, registry: Registry | None = None
+) -> str | None:
+    """Resolve the AWS credentials in the foreground, before any walk (an MFA code is asked for on the
+    terminal now, never inside a worker), when ``flow`` calls AWS (``None``: any flow may be picked).
+    Returns the one line that says why there are none, with the fix; the walk then reports every AWS
+    step as not checked with that cause."""
+    checks = registry if registry is not None else default_registry()
+    if flow is not None and not any(
+        isinstance(node, CheckNode) and node.check in checks and checks[node.check].iam_actions
+        for node in flow.nodes.values()
+    ):
+        return None
+    return credentials.resolve(settings.profile).problem
 
 
 class Session:

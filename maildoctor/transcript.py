@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets as random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,12 +95,72 @@ class SessionInfo:
     complete: bool
 
 
+_OPT_STR = (str, type(None))
+_OPT_INT = (int, type(None))
+# the fields every record of a kind must have (as the writer writes them), with their JSON types
+_SHAPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "session": {"session": (str,), "flow": (str,), "inputs": (dict,), "started_at": _OPT_STR},
+    "step": {
+        "index": (int,),
+        "node": (str,),
+        "kind": (str,),
+        "title": (str,),
+        "layer": _OPT_STR,
+        "check": _OPT_STR,
+        "status": (str,),
+        "outcome": _OPT_STR,
+        "summary": (str,),
+        "facts": (dict,),
+        "evidence": (list,),
+    },
+    "finding": {
+        "code": (str,),
+        "severity": (str,),
+        "title": (str,),
+        "summary": (str,),
+        "remedy": (str,),
+        "facts": (dict,),
+        "node": (str,),
+        "rank": (int,),
+        "step_index": (int,),
+    },
+    "truncate": {"index": (int,)},
+    "end": {"complete": (bool,), "incomplete_reason": _OPT_STR, "finished_at": _OPT_STR},
+}
+
+
+def _shape_problem(kind: str, record: dict[str, Any]) -> str | None:
+    for name, types in _SHAPES.get(kind, {}).items():
+        if name not in record:
+            return f"a {kind} line without its '{name}' field"
+        value = record[name]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            return f"a {kind} line whose '{name}' is {type(value).__name__}"
+    if kind == "session" and not all(isinstance(v, str) for v in record["inputs"].values()):
+        return "a session line whose inputs are not all text"
+    if kind == "step" and not all(
+        isinstance(e, dict) and isinstance(e.get("title"), str) and isinstance(e.get("text"), str)
+        for e in record["evidence"]
+    ):
+        return "a step line whose evidence is not a list of {title, text}"
+    return None
+
+
 def load(path: Path) -> dict[str, Any]:
-    """Rebuild the report of a saved session (tolerating a torn last line after a crash)."""
+    """Rebuild the report of a saved session (tolerating a torn last line after a crash). A file
+    that is missing, unreadable, binary or not a transcript is one TranscriptError naming it."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise TranscriptError(f"{path}: is a folder, not a transcript file") from None
     except OSError as exc:
-        raise TranscriptError(f"{path}: cannot read: {exc.strerror}") from None
+        raise TranscriptError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if b"\x00" in data:
+        raise TranscriptError(f"{path}: not a maildoctor transcript (binary data, NUL bytes)")
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise TranscriptError(f"{path}: not a maildoctor transcript (not UTF-8 text)") from None
     header: dict[str, Any] | None = None
     steps: list[dict[str, Any]] = []
     findings: list[dict[str, Any]] = []
@@ -108,33 +169,42 @@ def load(path: Path) -> dict[str, Any]:
         "incomplete_reason": "the session ended without finishing",
         "finished_at": None,
     }
+    last = max((n for n, line in enumerate(lines, 1) if line.strip()), default=0)
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):
+        except (json.JSONDecodeError, RecursionError):
+            if number == last and header is not None:
                 break  # torn final write
-            raise TranscriptError(f"{path}:{number}: not a transcript line") from None
-        kind = record.pop("type", None)
+            raise TranscriptError(f"{path}:{number}: not a transcript line (not JSON)") from None
+        if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+            raise TranscriptError(f"{path}:{number}: not a transcript line (no record type)")
+        kind = record.pop("type")
+        problem = _shape_problem(kind, record)
+        if problem:
+            raise TranscriptError(f"{path}:{number}: not a transcript line ({problem})")
         if kind == "session":
             header = record
         elif kind == "step":
-            del steps[record["index"] :]
+            del steps[max(record["index"], 0) :]
             steps.append(record)
         elif kind == "finding":
             findings.append(record)
         elif kind == "truncate":
-            del steps[record["index"] :]
+            del steps[max(record["index"], 0) :]
             findings = [f for f in findings if f["step_index"] < record["index"]]
         elif kind == "end":
             end = record
     if header is None:
         raise TranscriptError(f"{path}: not a maildoctor transcript (no session line)")
-    return report.assemble(
-        header, steps, findings, end["complete"], end["incomplete_reason"], end["finished_at"]
-    )
+    try:
+        return report.assemble(
+            header, steps, findings, end["complete"], end["incomplete_reason"], end["finished_at"]
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise TranscriptError(f"{path}: not a complete maildoctor transcript ({exc!r})") from None
 
 
 def list_sessions(state_dir: Path) -> list[SessionInfo]:
@@ -160,8 +230,11 @@ def list_sessions(state_dir: Path) -> list[SessionInfo]:
 
 def resolve(state_dir: Path, ref: str) -> Path:
     """A transcript by path, by session id, or 'latest'."""
-    candidate = Path(ref).expanduser()
-    if candidate.is_file():
+    try:
+        candidate = Path(ref).expanduser()
+    except RuntimeError:  # "~nosuchuser/..."
+        candidate = Path(ref)
+    if _is(candidate, Path.is_file):
         return candidate
     folder = transcripts_dir(state_dir)
     if ref == "latest":
@@ -170,6 +243,19 @@ def resolve(state_dir: Path, ref: str) -> Path:
             return found[-1]
         raise TranscriptError(f"no saved sessions in {folder}")
     by_id = folder / f"{ref}.jsonl"
-    if by_id.is_file():
+    if _is(by_id, Path.is_file):
         return by_id
+    if _is(candidate, Path.is_dir):
+        raise TranscriptError(f"{ref}: is a folder, not a transcript file")
+    if "/" in ref or os.sep in ref or ref.endswith(".jsonl"):
+        raise TranscriptError(f"{ref}: no such file")
     raise TranscriptError(f"no transcript {ref!r}: not a file, and no session with that id in {folder}")
+
+
+def _is(path: Path, test: Callable[[Path], bool]) -> bool:
+    """``path.is_file()`` / ``is_dir()`` that answers False for a name the system cannot even look up
+    (too long, a NUL in it) instead of raising."""
+    try:
+        return test(path)
+    except (OSError, ValueError):
+        return False

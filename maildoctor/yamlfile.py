@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -61,6 +62,19 @@ class Lines:
         return best
 
 
+def find(name_or_path: str, folder: Path) -> Path | None:
+    """A YAML file by path, or by name in ``folder`` (``NAME.yaml``); None when neither exists (also
+    for a name the file system cannot hold)."""
+    try:
+        candidate = Path(name_or_path)
+        if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+            return candidate
+        shipped = folder / f"{name_or_path}.yaml"
+        return shipped if shipped.is_file() else None
+    except (OSError, ValueError):  # too long a name, a NUL byte
+        return None
+
+
 @dataclass(frozen=True)
 class Parsed:
     data: Any
@@ -75,13 +89,14 @@ def read(text: str, file: str) -> Parsed:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line, always
         raise YamlError(file, line, f"not valid YAML: {problem}") from None
     return Parsed(data, Lines(root))
 
 
 def error_message(err: Any, field: str) -> str:
-    """A pydantic error (one of ``exc.errors()``) in words, for the field named ``field``."""
+    """A pydantic error (one of ``exc.errors()``) in words, for the field named ``field``; one line."""
+    field = field.encode("unicode_escape").decode("ascii")  # a key with a line break in it stays one line
     if err["type"] == "extra_forbidden":
         return f"unknown field '{field}'"
     if err["type"] == "missing":

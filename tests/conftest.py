@@ -3,7 +3,7 @@ own scenario or zone into it, so no server is restarted between tests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from maildoctor.clients import Clients
 from maildoctor.clients.settings import Settings
 from maildoctor.lab import Lab
 from maildoctor.lab.dns import LabDnsServer
+from maildoctor.lab.faults import Fault
 from maildoctor.lab.scenario import Scenario, load_scenario
 
 
@@ -33,6 +34,30 @@ def load(lab: Lab, monkeypatch: pytest.MonkeyPatch, state_dir: Path):
         return loaded
 
     return _load
+
+
+@pytest.fixture
+def fault(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., tuple[Fault, ...]]]:
+    """Apply lab faults for this test only: ``fault("aws-throttle")``,
+    ``fault("aws-deny:iam:GetAccessKeyLastUsed", "dns-slow:200")`` (names: `maildoctor lab --fault list`).
+
+    Each call adds to the faults before it and returns every fault now active (the loaded scenario's
+    own included). The environment follows, as ``load`` sets it (``aws-down`` and ``smtp-refused`` point
+    clients at a closed port), in either order with ``load``. The lab is the session's: every fault is
+    removed when the test ends, pass or fail, and any left by an earlier test before it starts.
+    """
+    lab.clear_faults()
+
+    def _fault(*names: str) -> tuple[Fault, ...]:
+        active = lab.add_faults(*names)
+        for name, value in lab.env().items():
+            monkeypatch.setenv(name, value)
+        return active
+
+    try:
+        yield _fault
+    finally:
+        lab.clear_faults()
 
 
 @pytest.fixture(scope="session")

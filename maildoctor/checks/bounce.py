@@ -98,3 +98,67 @@ def _evidence(bounce: Bounce) -> list[Evidence]:
     if shown:
         evidence.append(Evidence("Bounce headers and delivery status fields", shown))
     return evidence
+
+
+# ------------------------------------------------------------------------------------ the explanation
+
+# The findings (diagnosis codes, by prefix) that explain a bounce pointing at each layer.
+EXPLAINS: dict[str, tuple[str, ...]] = {
+    "credentials": ("smtp-",),
+    "sending": (
+        "identity-",
+        "account-",
+        "quota-",
+        "sending-rate-",
+        "mail-from-not-verified",
+        "smtp-not-authorized",
+    ),
+    "recipient": ("recipient-", "account-sandbox"),
+    "dmarc": ("dmarc-", "dkim-", "spf-", "mail-from-", "receiver-authentication"),
+    "unknown": ("",),  # any finding may be what the bounce is about
+}
+# Layers where the bounce alone supports a finding when no check explains it (the flow's remedy says
+# what the receiver or SES said and what could not be established); elsewhere it stays open (error).
+ON_ITS_OWN = ("credentials", "recipient", "dmarc")
+
+
+class ExplainArgs(Args):
+    layer: str | None = Field(None, description="the layer the bounce points to (bounce.triage's outcome)")
+    reply: str | None = Field(None, description="the reply the bounce quotes")
+    status: str | int | None = Field(
+        None, description="the bounce's status or reply code (none: it reports no failure)"
+    )
+
+
+class ExplainFacts(Facts):
+    explained_by: list[str] = Field([], description="the findings of this walk that explain the bounce")
+    layer: str | None = Field(None, description="the layer the bounce points to")
+
+
+@check(
+    "bounce.explained",
+    outcomes={"explained", *ON_ITS_OWN, "skipped"},
+    args=ExplainArgs,
+    facts=ExplainFacts,
+    applies_when=("layer",),
+)
+async def explained_check(ctx: CheckContext[ExplainArgs]) -> CheckResult:
+    """A bounce is evidence: some finding of the walk explains the failure it reports."""
+    layer = ctx.args.layer or ""
+    if layer not in EXPLAINS or (layer == "unknown" and not ctx.args.status):
+        return CheckResult("skipped", "skipped", "the bounce reports no failure to explain", ExplainFacts())
+    codes = [str(f["code"]) for f in ctx.facts.values() if f.get("code") and f.get("step_status") != "error"]
+    by = [c for c in codes if c.startswith(EXPLAINS[layer])]
+    facts = ExplainFacts(explained_by=by, layer=layer)
+    reply = f'"{ctx.args.reply}"' if ctx.args.reply else "a failure"
+    if by:
+        return CheckResult(
+            "explained", "pass", f"the bounce's {reply} is explained by {', '.join(by)}", facts
+        )
+    if layer not in ON_ITS_OWN:
+        # the bounce points nowhere in particular, or at a layer that checked fine: it stays open
+        summary = f"could not check: the bounce reports {reply}, and no layer checked explains it"
+        return CheckResult("error", "error", summary, facts)
+    return CheckResult(
+        layer, "fail", f"the bounce reports {reply}, and no finding of this walk explains it", facts
+    )

@@ -161,7 +161,10 @@ class CheckSpec:
             result = await asyncio.wait_for(self.fn(CheckContext(clients, args, facts or {})), timeout=limit)
         except TimeoutError:
             return CheckResult(
-                ERROR_OUTCOME, "error", f"could not check: no answer within {limit:g}s", self.facts()
+                ERROR_OUTCOME,
+                "error",
+                f"could not check: no answer within {round(limit, 1):g}s",
+                self.facts(),
             )
         except Exception as exc:  # a check failing is evidence, never a crash
             said = f"{type(exc).__name__}: {exc}"

@@ -37,6 +37,8 @@ SES_PASSWORD_LENGTH = 44
 V2_RETIRED = "SES stopped accepting Signature Version 2 SMTP passwords in 2021 (credentials created before 2019-01-10 have that form)"
 DERIVE_HINT = "derive the SigV4 password from the key's secret (`maildoctor smtp-password --region {region}`)"
 # key_state values (the outcome of the access-key check) under which SES rejecting the login is expected.
+# The key exists and is active (iam.smtp_key's outcomes): a 535 then means the password is wrong.
+KEY_STATES_ACTIVE = frozenset({"active", "not-authorized"})
 KEY_STATES_EXPECTED_REJECT = {
     "not-found": "no longer exists (deleted, e.g. by a rotation)",
     "inactive": "is inactive",
@@ -289,7 +291,16 @@ class LoginFacts(Facts):
 
 @check(
     "smtp.login",
-    outcomes={"pass", "rejected", "rejected-expected", "v2", "throttled", "unreachable", "skipped"},
+    outcomes={
+        "pass",
+        "rejected",
+        "rejected-expected",
+        "rejected-unexplained",
+        "v2",
+        "throttled",
+        "unreachable",
+        "skipped",
+    },
     args=LoginArgs,
     facts=LoginFacts,
     applies_when=("smtp_username", "smtp_password"),
@@ -397,13 +408,16 @@ def _auth_refused(message: str, reply: str, username: str, region: str, key_stat
             "SES knows the key but its AWS account is not subscribed to SES (or SES is not available to "
             f"it in {region}).",
         )
-    if key_state == "active":
+    if key_state in KEY_STATES_ACTIVE:
         why = f"the key is active, so the password is wrong for it (not derived from its secret for {region})"
         more = "derived from another key's secret, for another region, or mistyped"
-    else:
-        why = "the user name or the password is not accepted"
-        more = f"the key may be deleted or inactive, or the password not derived from its secret for {region}"
-    return LoginVerdict("rejected", "fail", f"{reply} — {why}", f"SES refused the login: {why}; {more}.")
+        return LoginVerdict("rejected", "fail", f"{reply} — {why}", f"SES refused the login: {why}; {more}.")
+    # The key's state was not established (its check could not run): the refusal alone does not say why.
+    why = "the user name or the password is not accepted"
+    more = f"the key may be deleted or inactive, or the password not derived from its secret for {region}"
+    return LoginVerdict(
+        "rejected-unexplained", "fail", f"{reply} — {why}", f"SES refused the login: {why}; {more}."
+    )
 
 
 _DNS_ERRNOS = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME), socket.EAI_AGAIN}

@@ -76,12 +76,31 @@ class DnsClient:
         # Each lookup asks once per attempt; retrying SERVFAIL only hides the failure we want to show.
         self.resolver.retry_servfail = False
         self.queries = 0
+        # A server that has never answered and then times out is taken for dead: later lookups fail at
+        # once with that cause, so a dead server costs the walk one timeout, not one per check. A server
+        # that has answered before may still time out on one name (that lookup alone waits).
+        self._answered = False
+        self._dead: str | None = None
 
     async def query(self, name: str, rdtype: str) -> DnsAnswer:
-        self.queries += 1
         qname = name.rstrip(".")
-        started = time.monotonic()
         answer = DnsAnswer(name=qname, rdtype=rdtype, rcode="ok", server=self.server_label)
+        if self._dead is not None and not self._answered:
+            answer.rcode, answer.detail = "timeout", self._dead
+            return answer
+        self.queries += 1
+        started = time.monotonic()
+        await self._lookup(qname, rdtype, answer)
+        answer.duration_ms = int((time.monotonic() - started) * 1000)
+        if answer.rcode == "timeout":
+            self._dead = (
+                self._dead or f"the DNS server {self.server_label} answered no query within {self.timeout:g}s"
+            )
+        elif answer.rcode != "error":
+            self._answered = True
+        return answer
+
+    async def _lookup(self, qname: str, rdtype: str, answer: DnsAnswer) -> None:
         try:
             result = await self.resolver.resolve(qname, rdtype, search=False, raise_on_no_answer=True)
         except dns.resolver.NXDOMAIN:
@@ -107,8 +126,6 @@ class DnsClient:
                 answer.records = [_txt_text(r) for r in rrset]
             else:
                 answer.records = [r.to_text() for r in rrset]
-        answer.duration_ms = int((time.monotonic() - started) * 1000)
-        return answer
 
 
 def _servfail_detail(exc: dns.resolver.NoNameservers) -> str:

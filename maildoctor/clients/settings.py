@@ -34,6 +34,17 @@ def parse_host_port(value: str, default_port: int, what: str) -> tuple[str, int]
     return host, int(port_text)
 
 
+def parse_timeout(value: str | float) -> float:
+    """Seconds one network answer may take: a number above 0 and at most 300."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise SettingsError(f"timeout: {value!r} is not a number of seconds") from None
+    if not 0 < seconds <= 300:
+        raise SettingsError(f"timeout: {value!r} is not between 0 and 300 seconds")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Settings:
     profile: str | None = None
@@ -57,6 +68,7 @@ class Settings:
         smtp_endpoint: str | None = None,
         smtp_ca_file: str | None = None,
         state_dir: str | None = None,
+        timeout: str | float | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Settings:
         """Options win over environment variables; both are optional."""
@@ -75,6 +87,7 @@ class Settings:
             smtp_endpoint=parse_host_port(smtp, 587, "SMTP endpoint") if smtp else None,
             smtp_ca_file=Path(ca) if ca else None,
             state_dir=Path(state).expanduser() if state else None,
+            timeout=parse_timeout(timeout or env.get("MAILDOCTOR_TIMEOUT") or DEFAULT_NETWORK_TIMEOUT),
             env=env,
         )
 

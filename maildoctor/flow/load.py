@@ -53,12 +53,9 @@ def builtin_flow_paths() -> list[Path]:
 
 def find_flow(name_or_path: str) -> Path:
     """A shipped flow by name, or a flow file by path."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
-        return candidate
-    shipped = builtin_flows_dir() / f"{name_or_path}.yaml"
-    if shipped.is_file():
-        return shipped
+    found = yamlfile.find(name_or_path, builtin_flows_dir())
+    if found is not None:
+        return found
     known = ", ".join(p.stem for p in builtin_flow_paths())
     raise MaildoctorError(f"no flow named {name_or_path!r} (shipped flows: {known})")
 

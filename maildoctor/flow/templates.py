@@ -1,7 +1,8 @@
 """Placeholders in flow text: ``{input}`` names an input, ``{node.fact}`` a fact of an earlier step.
 
 One small mechanism serves check arguments, titles, summaries and remedies; ``{{`` and ``}}`` are
-literal braces. Display text (:func:`render`) shows a list comma-separated, or one item per line with
+literal braces. ``{a|b}`` is the first of ``a`` and ``b`` that is known (``{recipient|triage.final_recipient}``:
+the input, else the recipient the bounce names). Display text (:func:`render`) shows a list comma-separated, or one item per line with
 ``{node.fact:lines}``, and a fact not known as ``(unknown)``. Check arguments (:func:`resolve`) are
 values: ``"{node.fact}"`` alone gives the fact itself, and a placeholder not known gives ``None``.
 """
@@ -21,7 +22,8 @@ SPECS = ("", "lines")
 
 
 def placeholders(text: str) -> list[str]:
-    """The placeholder names in ``text``; raises ValueError on unbalanced braces or an unknown spec."""
+    """The names in ``text``'s placeholders (each alternative of ``{a|b}``); raises ValueError on
+    unbalanced braces or an unknown spec."""
     names = []
     for _, field, spec, conversion in _FORMATTER.parse(text):
         if field is None:
@@ -30,7 +32,7 @@ def placeholders(text: str) -> list[str]:
             raise ValueError(
                 f"'{{{field}{'!' + conversion if conversion else ''}:{spec}}}': only ':lines' may follow a name"
             )
-        names.append(field)
+        names += field.split("|")
     return names
 
 
@@ -55,19 +57,24 @@ def render(text: str, inputs: Mapping[str, str], facts: Mapping[str, Mapping[str
         out.append(literal)
         if field is None:
             continue
-        if "." in field:
-            node, _, key = field.partition(".")
-            out.append(_show(facts.get(node, {}).get(key), spec or ""))
-        else:
-            out.append(inputs.get(field, "") or "")
+        value = _lookup(field, inputs, facts)
+        if value is None and "." not in field:
+            value = ""  # an input not given shows as nothing, a fact not known as (unknown)
+        out.append(_show(value, spec or ""))
     return "".join(out)
 
 
 def _lookup(field: str, inputs: Mapping[str, str], facts: Mapping[str, Mapping[str, Any]]) -> Any:
-    if "." in field:
-        node, _, key = field.partition(".")
-        return facts.get(node, {}).get(key)
-    return inputs.get(field) or None
+    """The value of a placeholder: the first alternative of ``a|b`` that is known."""
+    for name in field.split("|"):
+        if "." in name:
+            node, _, key = name.partition(".")
+            value = facts.get(node, {}).get(key)
+        else:
+            value = inputs.get(name) or None
+        if value not in (None, ""):
+            return value
+    return None
 
 
 def resolve(text: str, inputs: Mapping[str, str], facts: Mapping[str, Mapping[str, Any]]) -> Any:

@@ -1,17 +1,28 @@
 """The lab: real local backends on loopback that maildoctor (and any AWS, DNS or SMTP client) can use.
 
 ``Lab`` starts an AWS endpoint (moto plus what moto lacks), a DNS server and an SES-like SMTP server
-with STARTTLS, and loads scenarios into all three without restarting them. Needs the ``lab`` extra.
+with STARTTLS, and loads scenarios into all three without restarting them. Faults (maildoctor.lab.faults)
+rehearse outages on the running lab::
+
+    with Lab() as lab:
+        lab.load("seed-incident")
+        with lab.faults("aws-throttle", "dns-slow:300"):
+            ...  # clients configured from lab.env()
+
+Needs the ``lab`` extra.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from maildoctor.errors import MissingExtra
+from maildoctor.lab.faults import Fault, FaultSet, compile_faults, parse_faults, scenario_faults
 from maildoctor.lab.scenario import Scenario, load_scenario, now
 from maildoctor.lab.service import Service
 from maildoctor.lab.world import with_world
@@ -37,6 +48,13 @@ class Lab(Service):
         self.smtp = LabSmtpServer(self.tls, host=host)
         self.scenario: Scenario | None = None
         self._started = False
+        self._scenario_faults: list[Fault] = []  # what the loaded scenario's own fields describe
+        self._faults: list[Fault] = []  # set_faults / faults(...)
+        self._fault_set = FaultSet()
+        # A port that is bound and never listens: connecting to it is refused, and no other program can
+        # take it while the lab runs (aws-down and smtp-refused point clients here).
+        self._closed = socket.socket()
+        self._closed.bind((host, 0))
 
     def start(self) -> Lab:
         try:
@@ -52,6 +70,7 @@ class Lab(Service):
     def stop(self) -> None:
         for server in (self.smtp, self.dns, self.aws):
             server.stop()
+        self._closed.close()
         shutil.rmtree(self._dir, ignore_errors=True)
         self._started = False
 
@@ -59,15 +78,57 @@ class Lab(Service):
         """Put every backend into the scenario's state (no restart: fast enough for one per test)."""
         if isinstance(scenario, str):
             scenario = load_scenario(scenario)
-        self.dns.load_zone(
-            with_world(scenario.dns.effective_zone()),
-            servfail=scenario.dns.servfail,
-            timeout=scenario.dns.timeout,
-        )
+        self.dns.load_zone(with_world(scenario.dns.effective_zone()))
         self.aws.load(scenario, now())
         self.smtp.load(scenario)
         self.scenario = scenario
+        self._scenario_faults = scenario_faults(scenario)
+        self._apply()
         return scenario
+
+    # --- faults ------------------------------------------------------------------------------------
+
+    @property
+    def active_faults(self) -> tuple[Fault, ...]:
+        """Every fault applied now: the loaded scenario's own (``dns.servfail`` ...) and those set."""
+        return self._fault_set.faults
+
+    def set_faults(self, faults: Iterable[str | Fault]) -> tuple[Fault, ...]:
+        """Apply exactly these faults (names like ``aws-throttle`` or ``aws-deny:iam:GetUser``) on top of
+        the scenario's own, replacing any set before; FaultError for a bad name, nothing changed then.
+        Takes effect for the next request, query or connection. Clients pick up ``aws-down`` and
+        ``smtp-refused`` from :meth:`env`."""
+        parsed = parse_faults(faults)
+        self._faults = parsed
+        self._apply()
+        return self.active_faults
+
+    def add_faults(self, *faults: str | Fault) -> tuple[Fault, ...]:
+        return self.set_faults([*self._faults, *parse_faults(faults)])
+
+    def clear_faults(self) -> None:
+        """Remove every fault set (the scenario's own stay: they are its state of the world)."""
+        self.set_faults([])
+
+    @contextlib.contextmanager
+    def faults(self, *faults: str | Fault) -> Iterator[tuple[Fault, ...]]:
+        """Add faults for the ``with`` block, then put back the ones set before."""
+        before = list(self._faults)
+        try:
+            yield self.add_faults(*faults)
+        finally:
+            self.set_faults(before)
+
+    def _apply(self) -> None:
+        self._fault_set = compile_faults([*self._scenario_faults, *self._faults])
+        self.aws.set_faults(self._fault_set.aws)
+        self.dns.set_faults(self._fault_set.dns)
+        self.smtp.set_faults(self._fault_set.smtp)
+
+    def closed_address(self) -> str:
+        """HOST:PORT where connections are refused for as long as the lab runs."""
+        host, port = self._closed.getsockname()[:2]
+        return f"{host}:{port}"
 
     def write_input(self, name: str, text: str) -> Path:
         """Write a (non-secret) scenario input into the lab's folder, for `--set NAME=@PATH`."""
@@ -76,18 +137,19 @@ class Lab(Service):
         return path
 
     def smtp_address(self) -> str:
-        """Where clients should send SMTP: the lab's server, or a closed port when the scenario blocks it."""
-        if self.scenario and self.scenario.smtp_refuses_connections:
-            with socket.socket() as probe:  # a port nobody listens on: connections are refused
-                probe.bind((self.smtp.host, 0))
-                return f"{self.smtp.host}:{probe.getsockname()[1]}"
-        return self.smtp.address
+        """Where clients should send SMTP: the lab's server, or a closed port under ``smtp-refused``
+        (a scenario's ``smtp_refuses_connections`` is that fault)."""
+        return self.closed_address() if self._fault_set.smtp.refused else self.smtp.address
+
+    def aws_endpoint_url(self) -> str:
+        """Where clients should send AWS calls: the lab's endpoint, or a closed port under ``aws-down``."""
+        return f"http://{self.closed_address()}" if self._fault_set.aws.down else self.aws.endpoint_url
 
     def env(self) -> dict[str, str]:
         """CONTRACT.md's variables that point maildoctor (and boto3) at this lab."""
         region = self.scenario.region if self.scenario else "us-east-1"
         return {
-            "AWS_ENDPOINT_URL": self.aws.endpoint_url,
+            "AWS_ENDPOINT_URL": self.aws_endpoint_url(),
             "MAILDOCTOR_DNS_SERVER": self.dns.address,
             "MAILDOCTOR_SMTP_ENDPOINT": self.smtp_address(),
             "MAILDOCTOR_SMTP_CA_FILE": str(self.tls.ca_file),

@@ -14,6 +14,11 @@ inline policies and access keys with the scenario's exact ids, secrets, statuses
 account's reputation rates as ``AWS/SES`` CloudWatch metrics.
 
 The region of a request is taken from its SigV4 credential scope, as AWS does.
+
+Every request is recorded as ``(service, operation, region)`` (``LabAwsServer.operations()``, named by
+maildoctor.lab.protocols from the request itself), and the lab's faults (``set_faults(AwsFaults(...))``,
+see maildoctor.lab.faults) answer before anything else: latency, a hang, or throttling, AccessDenied and
+5xx errors in the protocol shape of the service asked.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ import base64
 import contextlib
 import fnmatch
 import hashlib
-import io
 import json
 import logging
 import socket
@@ -33,10 +37,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from xml.sax.saxutils import escape
 
+from maildoctor.lab.faults import AwsFaults
+from maildoctor.lab.protocols import (
+    Call,
+    credential_scope,
+    fault_error,
+    identify,
+    read_body,
+    read_form,
+    request_path,
+)
 from maildoctor.lab.scenario import LAB_ACCOUNT_ID, Identity, Scenario, TrailEvent, parse_when
 from maildoctor.lab.scenario import now as scenario_now
 from maildoctor.lab.service import Service
@@ -58,6 +72,7 @@ LOOKUP_KEYS = (
     "AccessKeyId",
 )
 CLOUDTRAIL_RETENTION = timedelta(days=90)
+HANG_LIMIT_S = 300.0  # aws-hang holds a request at most this long (or until the fault is cleared)
 IAM_REGION = "us-east-1"  # IAM is global; its CloudTrail events are recorded in us-east-1 only
 _NS = uuid.UUID("5d1c1b1e-6a8f-4f5e-9a43-6d61696c646f")  # namespace for the lab's stable ids
 
@@ -120,18 +135,6 @@ def _decode_token(token: str | None, kind: str) -> int | None:
         return offset
     except (ValueError, KeyError, TypeError):
         return None
-
-
-def _request_region_service(environ: WSGIEnvironment) -> tuple[str, str]:
-    """(region, service) from the SigV4 credential scope: ``Credential=AKID/DATE/REGION/SERVICE/aws4_request``."""
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    marker = "Credential="
-    start = auth.find(marker)
-    if start >= 0:
-        scope = auth[start + len(marker) :].split(",", 1)[0].strip().split("/")
-        if len(scope) >= 5:
-            return scope[-3], scope[-2]
-    return "us-east-1", ""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -321,10 +324,26 @@ class _LabApp:
     def __init__(self, moto_app: WSGIApplication) -> None:
         self.moto_app = moto_app
         self.state: _State | None = None
+        self.faults = AwsFaults()
+        self.released = threading.Event()  # set: requests held by aws-hang are let go
+        self.released.set()
+        self.stopping = threading.Event()  # set by stop(): no request waits any longer
+        self.operations: list[tuple[str, str, str]] = []
+        self.operations_lock = threading.Lock()
+
+    def set_faults(self, faults: AwsFaults) -> None:
+        if faults.hang and not self.faults.hang:
+            self.released = threading.Event()
+        self.faults = faults
+        if not faults.hang:
+            self.released.set()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
-            answer = self.route(environ)
+            call = identify(environ)
+            with self.operations_lock:
+                self.operations.append((call.service, call.operation, call.region))
+            answer = self.faulted(call) or self.route(environ)
         except Exception:  # a bug in the lab must not look like an AWS answer
             log.exception(
                 "lab AWS endpoint failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
@@ -339,16 +358,27 @@ class _LabApp:
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [body]
 
+    def faulted(self, call: Call) -> Response | None:
+        """The answer a fault gives this call, or None to answer it normally (after any latency)."""
+        faults = self.faults
+        if faults.hang:
+            released = self.released
+            released.wait(HANG_LIMIT_S)
+            return fault_error(call, "aws-503")
+        if faults.latency_ms:
+            self.stopping.wait(faults.latency_ms / 1000)  # an Event, so that stop() cuts it short
+        rule = faults.rule_for(call.service, call.operation)
+        return fault_error(call, rule) if rule else None
+
     # -- routing ------------------------------------------------------------------------------------
 
     def route(self, environ: WSGIEnvironment) -> Response | None:
         state = self.state
         if state is None:
             return None
-        region, service = _request_region_service(environ)
+        region, service = credential_scope(environ)
         method = environ.get("REQUEST_METHOD", "GET")
-        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
-        path = urlsplit(raw).path
+        path = request_path(environ)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if path.startswith("/v2/email/"):
             return self.sesv2(state, region, method, path, environ)
@@ -357,7 +387,7 @@ class _LabApp:
                 return self.lookup_events(state, region, _read_json(environ))
             return None
         if service == "iam" and method == "POST":
-            form = _read_form(environ)
+            form = read_form(environ)
             if form.get("Action") == "SimulatePrincipalPolicy":
                 return self.simulate_principal_policy(state, form)
         return None
@@ -774,31 +804,13 @@ def _page_size(value: Any, *, default: int, maximum: int) -> int | None:
     return size if 1 <= size <= maximum else None
 
 
-def _read_body(environ: WSGIEnvironment) -> bytes:
-    """The request body, put back for whoever reads it next (moto)."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    return bytes(body)
-
-
 def _read_json(environ: WSGIEnvironment) -> dict[str, Any]:
-    body = _read_body(environ)
+    body = read_body(environ)
     try:
         data = json.loads(body) if body else {}
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _read_form(environ: WSGIEnvironment) -> dict[str, str]:
-    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        return {}
-    body = _read_body(environ).decode("utf-8", "replace")
-    return {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -956,6 +968,7 @@ class LabAwsServer(Service):
         self._thread: threading.Thread | None = None
         self._app: _LabApp | None = None
         self._load_lock = threading.Lock()
+        self._faults = AwsFaults()
 
     @property
     def endpoint_url(self) -> str:
@@ -975,6 +988,7 @@ class LabAwsServer(Service):
 
         moto_app = DomainDispatcherApplication(create_backend_app)
         self._app = _LabApp(moto_app)
+        self._app.set_faults(self._faults)
         empty = Scenario(name="empty", description="no scenario loaded", expect="")
         self._app.state = _State(scenario=empty, now=scenario_now(), trail=())
         self._server = _make_server(self.host, self.port, self._app)
@@ -992,6 +1006,9 @@ class LabAwsServer(Service):
         if server is None:
             return
         self._server = self._thread = None
+        if self._app is not None:
+            self._app.stopping.set()
+            self._app.released.set()
         server.shutdown()
         server.server_close()
         server.close_connections()
@@ -1009,3 +1026,32 @@ class LabAwsServer(Service):
             _seed_iam(scenario, when)
             _seed_cloudwatch(scenario, when)
             self._app.state = _State(scenario=scenario, now=when, trail=_build_trail(scenario, when))
+
+    # -- faults and the operations record ----------------------------------------------------------
+
+    @property
+    def faults(self) -> AwsFaults:
+        return self._faults
+
+    def set_faults(self, faults: AwsFaults) -> None:
+        """Answer from now on with these faults (``AwsFaults()``: none). ``down`` is not applied here:
+        it is where clients are pointed (``Lab.env()``), since this server keeps listening."""
+        self._faults = faults
+        if self._app is not None:
+            self._app.set_faults(faults)
+
+    def operations(self) -> list[tuple[str, str, str]]:
+        """Every request served since the last :meth:`clear_operations` (or the start), in order, as
+        ``(service, operation, region)``: botocore's service name (``sesv2``, ``iam``, ``sts``,
+        ``cloudwatch``, ``cloudtrail`` ...), the API operation (``GetEmailIdentity``) and the region of the
+        request's credential scope. Requests answered by a fault are included; a request whose operation
+        could not be told has ``""`` there (and the credential scope's service name)."""
+        if self._app is None:
+            return []
+        with self._app.operations_lock:
+            return list(self._app.operations)
+
+    def clear_operations(self) -> None:
+        if self._app is not None:
+            with self._app.operations_lock:
+                self._app.operations.clear()

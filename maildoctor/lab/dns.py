@@ -8,6 +8,10 @@ TC over UDP for large answers) and can be told to SERVFAIL or stay silent for ch
         resolver.nameservers, resolver.port = [srv.host], srv.port
         srv.load_zone(other_zone, servfail=["_dmarc.example.com"])  # swap records, no restart
 
+The lab's faults (``set_faults(DnsFaults(...))``, see maildoctor.lab.faults) add timeouts and SERVFAIL for
+every name or chosen ones, truncation (TC=1 over UDP, TCP answering or closed) and a latency per answer;
+they are applied at the same point as the names given to ``load_zone``.
+
 Not supported: wildcards, DNAME, delegations (NS records are served as plain data), zone transfers.
 """
 
@@ -25,6 +29,7 @@ from dnslib import EDNS0, QTYPE, RCODE, RR, DNSError, DNSHeader, DNSRecord
 from dnslib.dns import DNSBuffer, ZoneParser
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 
+from maildoctor.lab.faults import DnsFaults
 from maildoctor.lab.service import Service
 
 __all__ = ["DEFAULT_TTL", "LabDnsServer", "ZoneError"]
@@ -135,11 +140,9 @@ class _Zone:
     records: dict[str, list[RR]] = field(default_factory=dict)  # lowercased owner -> RRs in zone order
     existing: frozenset[str] = frozenset()  # owners plus empty non-terminals
     soa: dict[str, RR] = field(default_factory=dict)  # apex -> its SOA record
-    servfail: frozenset[str] = frozenset()
-    timeout: frozenset[str] = frozenset()
 
     @classmethod
-    def build(cls, rrs: list[RR], servfail: Iterable[str], timeout: Iterable[str]) -> _Zone:
+    def build(cls, rrs: list[RR]) -> _Zone:
         records: dict[str, list[RR]] = {}
         for rr in rrs:
             records.setdefault(_key(rr.rname), []).append(rr)
@@ -151,13 +154,7 @@ class _Zone:
                 existing.add(name)
                 if name in soa:
                     break
-        return cls(
-            records=records,
-            existing=frozenset(existing),
-            soa=soa,
-            servfail=frozenset(_key(n) for n in servfail),
-            timeout=frozenset(_key(n) for n in timeout),
-        )
+        return cls(records=records, existing=frozenset(existing), soa=soa)
 
     def soa_for(self, name: str) -> RR | None:
         """The SOA of the closest enclosing apex, if the name is inside a zone we have an SOA for."""
@@ -206,6 +203,9 @@ class _ZoneResolver(BaseResolver):
 
     def __init__(self, zone: _Zone) -> None:
         self.zone = zone
+        self.zone_faults = DnsFaults()  # the names load_zone was told to fail
+        self.lab_faults = DnsFaults()  # set_faults: the lab's faults
+        self.faults = DnsFaults()  # both: what is applied
         self.queries: list[tuple[str, str]] = []
         self.queries_lock = threading.Lock()
         self.stopping = threading.Event()
@@ -213,16 +213,16 @@ class _ZoneResolver(BaseResolver):
     def resolve(self, request: DNSRecord, handler: object) -> DNSRecord | None:
         if not request.questions:  # request.reply() would invent a question for the root
             return DNSRecord(DNSHeader(id=request.header.id, qr=1, rcode=RCODE.FORMERR))
-        zone = self.zone  # one snapshot per query, so a concurrent load_zone never mixes two zones
+        zone, faults = self.zone, self.faults  # one snapshot per query: a concurrent load never mixes two
         qname, qtype = _key(request.q.qname), request.q.qtype
         with self.queries_lock:
             self.queries.append((str(request.q.qname), str(QTYPE.get(qtype))))
-        if qname in zone.timeout:
+        if faults.times_out(qname):
             return None
         reply = request.reply(ra=0, aa=1)  # authoritative only: we recurse for no one
         if _opt(request) is not None:
             reply.add_ar(EDNS0(udp_len=_OUR_EDNS_PAYLOAD))  # dnspython expects EDNS echoed when it sent it
-        if qname in zone.servfail:
+        if faults.servfails(qname):
             reply.header.rcode = RCODE.SERVFAIL
         else:
             rcode, answer, authority = zone.lookup(qname, qtype)
@@ -252,12 +252,19 @@ class _Handler(DNSHandler):
     def get_reply(self, data: bytes) -> bytes:
         request = DNSRecord.parse(data)
         resolver: _ZoneResolver = self.server.resolver
+        faults = resolver.faults
         reply = resolver.resolve(request, self)
         if reply is None:
             if self.protocol == "tcp":
                 self._hold_open(resolver.stopping)
             raise _Dropped("query dropped on purpose")
+        if faults.latency_ms and resolver.stopping.wait(faults.latency_ms / 1000):
+            raise _Dropped("the server is stopping")
+        if faults.truncate == "all" and self.protocol == "tcp":
+            raise _Dropped("TCP closed unanswered on purpose")  # DNSHandler then closes the connection
         packed: bytes = reply.pack()
+        if self.protocol == "udp" and faults.truncate:
+            return bytes(_truncated(reply).pack())
         if self.protocol == "udp":
             opt = _opt(request)
             limit = max(_UDP_DEFAULT_PAYLOAD, opt.rclass if opt is not None else 0)  # OPT class = payload
@@ -312,7 +319,20 @@ class LabDnsServer(Service):
         over UDP or TCP, so the client times out. Both are absolute names, exact match, any case.
         Raises ZoneError (and keeps serving the previous zone) if the text does not parse.
         """
-        self._resolver.zone = _Zone.build(_parse_zone(zone_text, self.origin), servfail, timeout)
+        zone = _Zone.build(_parse_zone(zone_text, self.origin))
+        self._resolver.zone = zone
+        self._resolver.zone_faults = DnsFaults.for_names(servfail=servfail, timeout=timeout)
+        self._resolver.faults = self._resolver.zone_faults.merged(self._resolver.lab_faults)
+
+    @property
+    def faults(self) -> DnsFaults:
+        return self._resolver.lab_faults
+
+    def set_faults(self, faults: DnsFaults) -> None:
+        """Answer with these faults from the next query on (``DnsFaults()``: none), on top of the names
+        ``load_zone`` was given: timeouts, SERVFAIL, truncation and latency (see maildoctor.lab.faults)."""
+        self._resolver.lab_faults = faults
+        self._resolver.faults = self._resolver.zone_faults.merged(faults)
 
     def start(self) -> None:
         """Bind UDP then TCP on the same port and serve both from background threads."""

@@ -237,12 +237,9 @@ def scenario_paths() -> list[Path]:
 
 
 def find_scenario(name_or_path: str) -> Path:
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") and path.is_file():
-        return path
-    shipped = SCENARIOS_DIR / f"{name_or_path}.yaml"
-    if shipped.is_file():
-        return shipped
+    found = yamlfile.find(name_or_path, SCENARIOS_DIR)
+    if found is not None:
+        return found
     known = ", ".join(p.stem for p in scenario_paths())
     raise ScenarioError(f"no scenario named {name_or_path!r} (shipped scenarios: {known})")
 

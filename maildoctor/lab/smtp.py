@@ -15,6 +15,10 @@ It answers the way ``email-smtp.<region>.amazonaws.com`` does (reply texts from 
   when the account is in the sandbox), the IAM user not allowed ``ses:SendRawEmail`` on the identity;
 * otherwise ``250 Ok <message-id>``; the message is discarded, the last few are kept in memory.
 
+Faults (``set_faults(SmtpFaults(...))``, see maildoctor.lab.faults) apply to connections made after they are
+set: no greeting, a 421 greeting, dropping the connection after EHLO or at AUTH, no STARTTLS, a
+certificate from another CA, a latency per reply.
+
 The server runs its own event loop in its own thread, on a socket it binds itself (aiosmtpd's
 ``Controller(port=0)`` cannot check readiness on an ephemeral port).
 """
@@ -37,11 +41,12 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, AnyStr
 
 import trustme
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
+from maildoctor.lab.faults import SmtpFaults
 from maildoctor.lab.scenario import LAB_ACCOUNT_ID, Scenario, User
 from maildoctor.lab.service import Service
 from maildoctor.smtp_password import password_form, smtp_password_v2, smtp_password_v4
@@ -70,6 +75,8 @@ SENDING_PAUSED = (
     "For more information, please check the AWS Management Console."
 )
 NOT_VERIFIED = "554 Message rejected: Email address is not verified. The following identities failed the check in region {region}: {identities}"
+TOO_MANY_CONNECTIONS = "421 Too many concurrent SMTP connections"
+TLS_NOT_AVAILABLE = "454 TLS not available due to temporary reason"
 ACCESS_DENIED = "554 Access denied: User {user_arn} is not authorized to perform ses:SendRawEmail on resource {identity_arn}"
 
 _SEND_ACTION = "ses:sendrawemail"
@@ -86,13 +93,28 @@ class LabTls:
         self.ca_file: Path = directory / "lab-ca.pem"
         self._ca.cert_pem.write_to_path(str(self.ca_file))
         self._context: ssl.SSLContext | None = None
+        self._untrusted: ssl.SSLContext | None = None
 
     def server_context(self) -> ssl.SSLContext:
         if self._context is None:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # no client certificates asked
-            self._cert.configure_cert(context)
-            self._context = context
+            self._context = _server_context(self._cert)
         return self._context
+
+    def untrusted_context(self) -> ssl.SSLContext:
+        """A server context whose certificate (same names) comes from another CA, one no client is told
+        to trust: what the ``smtp-untrusted-cert`` fault presents."""
+        if self._untrusted is None:
+            other = trustme.CA(organization_name="maildoctor lab untrusted")
+            self._untrusted = _server_context(
+                other.issue_cert("localhost", "127.0.0.1", organization_name="maildoctor lab untrusted")
+            )
+        return self._untrusted
+
+
+def _server_context(cert: trustme.LeafCert) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # no client certificates asked
+    cert.configure_cert(context)
+    return context
 
 
 @dataclass(frozen=True)
@@ -162,7 +184,7 @@ class _Handler:
     ) -> list[str]:
         session.host_name = hostname  # aiosmtpd leaves this to a 5-argument EHLO hook
         lines = [SES_HOSTNAME, "8BITMIME", f"SIZE {MAX_MESSAGE_BYTES}"]
-        if session.ssl is None:
+        if session.ssl is None and not getattr(server, "faults", SmtpFaults()).no_starttls:
             lines.append("STARTTLS")
         lines += ["AUTH PLAIN LOGIN", "Ok"]
         return [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
@@ -181,12 +203,13 @@ class _Handler:
 class _SesSmtp(SMTP):
     """aiosmtpd's SMTP with SES's replies where aiosmtpd's own differ, and connection tracking for stop()."""
 
-    def __init__(self, lab: LabSmtpServer, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, lab: LabSmtpServer, loop: asyncio.AbstractEventLoop, faults: SmtpFaults) -> None:
+        self.faults = faults  # as they were when the connection came in
         super().__init__(
             _Handler(lab),
             hostname=SES_HOSTNAME,
             ident=SES_IDENT,
-            tls_context=lab.tls.server_context(),
+            tls_context=lab.tls.untrusted_context() if faults.untrusted_cert else lab.tls.server_context(),
             require_starttls=True,
             auth_required=True,
             auth_require_tls=True,
@@ -196,6 +219,33 @@ class _SesSmtp(SMTP):
             loop=loop,
         )
         self._lab = lab
+
+    async def push(self, status: AnyStr) -> None:
+        """Every reply, ``smtp-slow`` late (once per reply: before its last line)."""
+        text = status if isinstance(status, str) else status.decode("ascii", "replace")
+        if self.faults.latency_ms and text[3:4] != "-":
+            await asyncio.sleep(self.faults.latency_ms / 1000)
+        await super().push(status)
+
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname: str) -> None:
+        await super().smtp_EHLO(hostname)
+        if self.faults.drop_after_ehlo and self._tls_protocol is None and self.transport is not None:
+            self.transport.close()  # after the reply is written: the client sees EOF on its next command
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if self.faults.no_starttls:
+            await self.push(TLS_NOT_AVAILABLE)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg: str) -> None:
+        if self.faults.drop_after_auth and self.transport is not None:
+            self.transport.close()  # no reply at all
+            return
+        await super().smtp_AUTH(arg)
 
     async def check_auth_needed(self, caller_method: str) -> bool:
         assert self.session is not None
@@ -225,6 +275,46 @@ class _SesSmtp(SMTP):
                 transport.abort()
 
 
+class _Silent(asyncio.Protocol):
+    """``smtp-no-greeting``: takes the connection and never says a word (until the client gives up)."""
+
+    def __init__(self, lab: LabSmtpServer) -> None:
+        self._lab = lab
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._lab._connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lab._connections.discard(self)
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class _Busy(_Silent):
+    """``smtp-421``: greets with 421 and closes, as SES does at its connection limit."""
+
+    def __init__(self, lab: LabSmtpServer, faults: SmtpFaults) -> None:
+        super().__init__(lab)
+        self._delay = faults.latency_ms / 1000
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        asyncio.get_running_loop().call_later(self._delay, self._refuse)
+
+    def _refuse(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(TOO_MANY_CONNECTIONS.encode() + b"\r\n")
+            self.transport.close()
+
+
 async def _cancel_leftovers() -> None:
     pending = asyncio.all_tasks() - {asyncio.current_task()}
     for task in pending:
@@ -242,7 +332,8 @@ class LabSmtpServer(Service):
         self._requested_port = port
         self.scenario: Scenario | None = None
         self._messages: deque[AcceptedMessage] = deque(maxlen=KEEP_MESSAGES)
-        self._connections: set[_SesSmtp] = set()
+        self._connections: set[_SesSmtp | _Silent] = set()
+        self._faults = SmtpFaults()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -261,6 +352,23 @@ class LabSmtpServer(Service):
     def load(self, scenario: Scenario) -> None:
         """Serve ``scenario`` from the next command on (sessions already logged in keep their login)."""
         self.scenario = scenario
+
+    @property
+    def faults(self) -> SmtpFaults:
+        return self._faults
+
+    def set_faults(self, faults: SmtpFaults) -> None:
+        """Apply these faults to the connections made from now on (``SmtpFaults()``: none). ``refused``
+        is not applied here: it is where clients are pointed (``Lab.env()``), since this server listens."""
+        self._faults = faults
+
+    def _protocol(self, loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
+        faults = self._faults
+        if faults.no_greeting:
+            return _Silent(self)
+        if faults.greeting_421:
+            return _Busy(self, faults)
+        return _SesSmtp(self, loop, faults)
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -309,7 +417,7 @@ class LabSmtpServer(Service):
 
     async def _serve(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
         self._stopping = asyncio.Event()
-        server = await loop.create_server(lambda: _SesSmtp(self, loop), sock=sock)
+        server = await loop.create_server(lambda: self._protocol(loop), sock=sock)
         self._ready.set()
         try:
             await self._stopping.wait()

@@ -224,7 +224,7 @@ def test_declared_outcomes_and_args() -> None:
     assert (spec.required_args, spec.applies_when) == (frozenset(), ("smtp_password",))
     login = default_registry()["smtp.login"]
     assert login.outcomes == {
-        "pass", "rejected", "rejected-expected", "v2", "throttled", "unreachable", "skipped"
+        "pass", "rejected", "rejected-expected", "rejected-unexplained", "v2", "throttled", "unreachable", "skipped"
     }  # fmt: skip
     assert login.arg_names == {"smtp_username", "smtp_password", "region", "key_state"}
     assert (login.required_args, login.applies_when) == (frozenset(), ("smtp_username", "smtp_password"))
@@ -298,10 +298,17 @@ async def test_login_v2(load: Any, run_check: Any) -> None:
 
 
 async def test_login_password_for_another_region(load: Any, run_check: Any) -> None:
+    # without the key's state (its check did not run) a refusal says nothing about why
     result, _ = await login(load, run_check, "smtp-password-wrong")
-    assert (result.outcome, result.status) == ("rejected", "fail")
+    assert (result.outcome, result.status) == ("rejected-unexplained", "fail")
     assert result.facts.reply == INVALID
     assert result.facts.key_state == ""
+    # with the key known to be active, it is the password
+    inputs = load("smtp-password-wrong").walk_inputs()
+    active = await run_check("smtp.login", smtp_username=inputs["smtp_username"],
+                             smtp_password=inputs["smtp_password"], region="us-east-1", key_state="active")  # fmt: skip
+    assert (active.outcome, active.status) == ("rejected", "fail")
+    assert "the key is active, so the password is wrong for it" in active.summary
 
 
 async def test_login_unreachable(load: Any, run_check: Any) -> None:

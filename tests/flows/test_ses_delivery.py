@@ -55,7 +55,8 @@ def test_seed_incident_names_the_deleted_key_who_when_and_the_current_key(
     report = json.loads(out)
     assert [f["code"] for f in report["findings"]] == ["smtp-credentials-stale"]
     steps = {s["node"]: s for s in report["steps"]}
-    assert steps["pathway"]["outcome"] == "gmail-send-as"  # from the bounce: never asked
+    assert (steps["route"]["outcome"], steps["route"]["answered_by"]) == ("gmail-send-as", "earlier steps")
+    assert "pathway" not in report["inputs"]  # from the bounce: never asked, and not taken for an input
     history = steps["history-stale"]["facts"]
     assert history["deleted_by"] == "alice"
     assert history["user"] == "ses-smtp-user"

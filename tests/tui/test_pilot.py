@@ -143,8 +143,9 @@ async def test_a_question_is_answered_in_the_tui(lab_app) -> None:
         await pilot.press("down", "enter")  # smtp
         remedy = await walk_to_remedy(app, pilot)
         steps = {step.node: step for step in walk.session.walk.steps}
-        assert steps["pathway"].outcome == "smtp" and "from the operator" in steps["pathway"].summary
+        assert steps["route"].outcome == "smtp" and "from the operator" in steps["route"].summary
         assert "login" in steps  # the SMTP layer was walked
+        assert steps["suppression"].index < steps["route"].index  # asked only when a layer needs it
         assert remedy.findings == [] and walk.session.walk.complete
         assert "All clear" in screen_text(app)
         await pilot.press("q")
@@ -214,6 +215,25 @@ async def test_the_form_refuses_an_invalid_sender_and_says_why(lab_app, gate) ->
     assert app.return_value == 3  # quit before the walk finished
 
 
+async def test_a_login_refusal_bounce_without_a_user_name_asks_for_it_once(lab_app, gate) -> None:
+    gate("ses.account")  # the walk only has to start
+    app = lab_app("smtp-login-rejected")  # the seed's 535 bounce, no smtp_username
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        form.query_one("#start").focus()
+        await pilot.press("enter")
+        assert app.screen is form  # asked, not started
+        asked = static_text(form.query_one("#form-problem", Static))
+        assert "The bounce shows SES refusing the SMTP login: give smtp_username" in asked
+        assert form.query_one("#input-smtp_username", Input).has_focus
+        await pilot.press("enter")  # the operator has no user name: walk without it
+        await pilot.pause()
+        assert isinstance(app.screen, WalkScreen)
+        await pilot.press("q")
+
+
 async def test_secrets_are_masked_in_the_form(lab_app) -> None:
     app = lab_app("seed-incident")
     secret = app.prefill["smtp_password"]
@@ -242,11 +262,11 @@ async def test_selection_stays_while_a_slow_check_runs(lab_app, gate) -> None:
         walk = app.screen
         assert isinstance(walk, WalkScreen)
         tree = walk.step_tree
-        await wait_until(pilot, lambda: slow.entered and len(tree.items) == 3)
+        await wait_until(pilot, lambda: slow.entered and len(tree.items) == 2)
         assert tree.cursor_node is tree.newest  # following the running step
-        assert tree.items[2].step is None and tree.items[2].node == "account"
+        assert tree.items[1].step is None and tree.items[1].node == "account"
 
-        await pilot.press("up", "up", "up")  # past the SES account branch, to the first step
+        await pilot.press("up", "up")  # past the SES account branch, to the first step
         reading = tree.cursor_node
         assert reading is not None and isinstance(reading.data, StepItem) and reading.data.node == "triage"
         assert walk.detail.shown is reading.data
@@ -344,7 +364,7 @@ async def test_a_walk_runs_on_when_the_transcript_cannot_be_saved(tmp_path: Path
         await pilot.press("enter")
         walk = app.screen
         assert isinstance(walk, WalkScreen)
-        await wait_until(pilot, lambda: len(walk.step_tree.items) == 3)
+        await wait_until(pilot, lambda: len(walk.step_tree.items) == 2)
         assert walk.session.writer is None and walk.session.autosave_error
         assert "not autosaved: cannot write transcripts" in screen_text(app)
         assert walk.session.export_data()["flow"] == "ses-delivery"  # export works from memory

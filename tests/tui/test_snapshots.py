@@ -50,7 +50,7 @@ async def start_and_wait_for_the_running_check(pilot: Pilot[int]) -> None:
     screen = pilot.app.screen
     assert isinstance(screen, WalkScreen)
     items = screen.step_tree.items
-    await wait_until(pilot, lambda: len(items) == 3 and items[1].step and screen.detail.shown is items[2])
+    await wait_until(pilot, lambda: len(items) == 2 and items[0].step and screen.detail.shown is items[1])
 
 
 async def walk_to_the_end_and_back(pilot: Pilot[int]) -> None:

@@ -206,6 +206,19 @@ async def test_timeout_and_exception_become_error_steps_with_not_known_facts() -
     assert w.complete  # the flow routed the errors onward
 
 
+async def test_the_walk_has_a_time_budget_and_says_which_steps_it_left_unchecked() -> None:
+    flow = parse_flow_text(FLOW, "t.yaml", CHECKS)
+    w = Walk(flow, {"value": "ok", "path": "slow"}, Clients(Settings()), registry=CHECKS, budget=0.1)
+    await w.run()
+    wait, crash = w.steps[2], w.steps[3]
+    assert wait.summary == "could not check: no answer within 0.1s"  # the budget, not its own 0.2s
+    assert (crash.status, crash.summary) == (
+        "error",
+        "could not check: the walk used up its 0.1s before this step",
+    )
+    assert crash.facts == {"value": None}
+
+
 async def test_nothing_found_with_steps_that_could_not_check_is_inconclusive_exit_3() -> None:
     w, _ = walk({"value": "ok", "path": "slow"})
     await w.run()

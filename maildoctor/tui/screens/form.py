@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Select, Static, TextArea
 
+from maildoctor.bounce import classify, parse_bounce
 from maildoctor.flow.model import Flow
 from maildoctor.tui.bindings import binding
 from maildoctor.tui.widgets.field import FieldRow
@@ -35,6 +36,7 @@ class FormScreen(Screen[None]):
         super().__init__()
         self.flow = flow
         self.rows = [FieldRow(name, spec, values.get(name, "")) for name, spec in flow.inputs.items()]
+        self._asked_for: str | None = None  # an input the bounce calls for, asked for once
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -92,8 +94,36 @@ class FormScreen(Screen[None]):
             row.control.focus()
             self.app.bell()
             return
+        wanted = self._wanted_by_the_bounce()
+        if wanted is not None and wanted != self._asked_for:
+            self._asked_for = wanted
+            row = next(r for r in self.rows if r.input_name == wanted)
+            note.update(
+                Content.assemble(
+                    ("? ", "$accent bold"),
+                    "The bounce shows SES refusing the SMTP login: give ",
+                    (wanted, "bold"),
+                    " (the user name the client signs in with) so the walk can check the key behind it — "
+                    "or press enter again to walk without it.",
+                )
+            )
+            row.control.focus()
+            return
         note.update("")
         self.app.start_walk(self.flow, self.values())
+
+    def _wanted_by_the_bounce(self) -> str | None:
+        """``smtp_username`` when the bounce is an SMTP login refusal and no user name is given."""
+        values = self.values()
+        names = {row.input_name for row in self.rows}
+        if (
+            not {"bounce", "smtp_username"} <= names
+            or values.get("smtp_username")
+            or values.get("pathway") == "api"
+        ):
+            return None
+        text = values.get("bounce", "")
+        return "smtp_username" if text and classify(parse_bounce(text), text).layer == "credentials" else None
 
     def action_back(self) -> None:
         self.app.back_from_form()

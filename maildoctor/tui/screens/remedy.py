@@ -88,6 +88,10 @@ class RemedyScreen(Screen[None]):
             ),
         ]
         walk = self.session.walk
+        unchecked = self.session.verdict().unchecked
+        if unchecked:
+            titles = ", ".join(u["title"] for u in unchecked)
+            parts.append((f"\nNot checked ({len(unchecked)}): {titles} — a cause may hide there", "magenta"))
         if walk.incomplete_reason:
             parts.append((f"\nThe walk did not finish: {walk.incomplete_reason}", "magenta"))
         return Content.assemble(*parts)

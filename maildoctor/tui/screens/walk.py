@@ -315,9 +315,10 @@ class WalkScreen(Screen[None]):
         verdict = self.session.verdict()
         if verdict.findings:
             found = f" · {verdict.findings} finding{'s' if verdict.findings != 1 else ''}"
+            open_ = f" · {len(verdict.unchecked)} not checked" if verdict.unchecked else ""
             return [
                 ("✘ ", "$error bold"),
-                f"Finished{found}; most likely ",
+                f"Finished{found}{open_}; most likely ",
                 (verdict.code, "bold"),
                 f" · {enter}: the fix · {export}: export",
             ]
