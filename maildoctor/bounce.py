@@ -477,6 +477,23 @@ _SES_SMTP_REPLY_RE = re.compile(
 _SES_SMTP_HOST_RE = re.compile(r"email-smtp(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com", re.IGNORECASE)
 
 
+# Gmail "Send mail as" when the relay's EHLO (the second one, after STARTTLS) offers no AUTH: Gmail never
+# logged in, so the credentials were not tried. The SMTP endpoint is the problem: a host that is not an SES
+# SMTP endpoint (the MX or inbound-smtp.<region>.amazonaws.com, which receive and offer no AUTH), a port or
+# TLS mode the relay does not serve that way, or a middlebox in between.
+_NO_AUTH_OFFER_RE = re.compile(
+    r"does not advertise AUTH|SENT_SECOND_EHLO|AUTH (?:capability|extension) (?:is )?not (?:supported|advertised)",
+    re.IGNORECASE,
+)
+_NO_AUTH_OFFER = (
+    "The SMTP server did not offer AUTH in its EHLO reply, so no login was even tried: this is the SMTP "
+    "endpoint (its TLS and AUTH offer), not the credentials. The host set in the client is probably not "
+    "an SES SMTP endpoint (the domain's MX or inbound-smtp.<region>.amazonaws.com receive mail and offer "
+    "no AUTH; sending goes to email-smtp.<region>.amazonaws.com), or the port and TLS setting do not match "
+    "(587 with STARTTLS, 465 with SSL), or a proxy in between strips STARTTLS or AUTH."
+)
+
+
 def classify(bounce: Bounce, text: str = "") -> Triage:
     """The layer to check first, the pathway when the bounce tells it, and a sentence on what it says."""
     if bounce.empty and not text.strip():
@@ -488,12 +505,15 @@ def classify(bounce: Bounce, text: str = "") -> Triage:
         signal = text
     layer: Layer = "unknown"
     explanation = ""
-    for rule in _RULES:
+    no_auth_offer = bool(_NO_AUTH_OFFER_RE.search(f"{signal}\n{bounce.remote_reply}\n{text}"))
+    for rule in () if no_auth_offer else _RULES:
         if rule.pattern.search(signal):
             layer, explanation = rule.layer, rule.explanation
             break
     reply = bounce.reply_line
-    if layer == "unknown" and bounce.gmail_send_as:
+    if no_auth_offer:
+        explanation = _NO_AUTH_OFFER  # the layer stays "unknown": no flow layer is the endpoint's yet
+    elif layer == "unknown" and bounce.gmail_send_as:
         layer = "credentials"
         explanation = (
             "The bounce does not say why; with 'Send mail as' the usual cause is stale SMTP credentials."

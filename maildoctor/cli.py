@@ -27,6 +27,7 @@ CONNECTION_OPTIONS = (
     "dns_server",
     "smtp_endpoint",
     "smtp_ca_file",
+    "smtp_tls",
     "state_dir",
     "timeout",
 )
@@ -47,7 +48,10 @@ def connection_options(fn: F) -> F:
     """CONTRACT.md's 'where it connects' options, accepted by the top level and by every command."""
     options = [
         click.option("--profile", help="AWS profile (default: AWS_PROFILE, then boto3's usual chain)."),
-        click.option("--region", help="AWS region that sends (default: AWS_REGION / AWS_DEFAULT_REGION)."),
+        click.option(
+            "--region",
+            help="AWS region that sends (default: AWS_REGION / AWS_DEFAULT_REGION, then the profile's region).",
+        ),
         click.option(
             "--aws-endpoint-url", metavar="URL", help="One endpoint for every AWS service (AWS_ENDPOINT_URL)."
         ),
@@ -63,6 +67,12 @@ def connection_options(fn: F) -> F:
         ),
         click.option(
             "--smtp-ca-file", metavar="PATH", help="Extra CA to trust for SMTP TLS (MAILDOCTOR_SMTP_CA_FILE)."
+        ),
+        click.option(
+            "--smtp-tls",
+            type=click.Choice(["starttls", "implicit"], case_sensitive=False),
+            help="SMTP TLS: starttls (25, 587, 2587) or implicit, TLS from the first byte (MAILDOCTOR_SMTP_TLS; "
+            "default implicit on ports 465 and 2465, else starttls).",
         ),
         click.option(
             "--state-dir", metavar="PATH", help="Where transcripts are saved (MAILDOCTOR_STATE_DIR)."

@@ -44,7 +44,6 @@ VERDICT_CODES = frozenset({"all-clear", "inconclusive"})
 # them (honest verdicts, the credential path as real AWS answers it, real bounces).
 NOT_YET_REACHED = frozenset(
     {
-        "smtp-key-other-account",
         "receiver-policy",
         "sending-rate-exceeded",
     }

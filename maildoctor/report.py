@@ -144,8 +144,25 @@ def header_dict(walk: Walk, session: str = "") -> dict[str, Any]:
         "flow": walk.flow.name,
         "flow_title": walk.flow.title,
         "inputs": shown_inputs(walk),
+        "region_from": region_from(walk),
         "started_at": walk.started_at,
     }
+
+
+def region_from(walk: Walk) -> dict[str, str]:
+    """Where the walk's ``region`` input came from: ``input`` (--set, MAILDOCTOR_INPUT_REGION, the TUI),
+    ``option`` (--region), ``environment`` (AWS_REGION / AWS_DEFAULT_REGION), ``profile`` (the AWS
+    profile's own region in the AWS config file) or ``default`` (the flow's); {} without such an input."""
+    spec = walk.flow.inputs.get("region")
+    region = walk.inputs.get("region", "")
+    if spec is None or not region:
+        return {}
+    settings = walk.clients.settings
+    if spec.default_from == "aws-region" and settings.region == region and settings.region_source:
+        return {"region": region, "source": settings.region_source, "detail": settings.region_detail}
+    if settings.region is None and spec.default == region:
+        return {"region": region, "source": "default", "detail": "no region set: the flow's default"}
+    return {"region": region, "source": "input", "detail": "given as the input region"}
 
 
 def build(walk: Walk, session: str = "") -> dict[str, Any]:

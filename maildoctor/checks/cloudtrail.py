@@ -1,15 +1,23 @@
 """The history of the SMTP access key in CloudTrail: who deleted, deactivated or replaced it, and when.
 
 CloudTrail records IAM calls in us-east-1 only, keeps them 90 days, and allows two LookupEvents requests
-per second, each filtered by one attribute. So the check looks up the key (``ResourceName=<key id>``)
-and its user (``ResourceName=<user>``, key events only), merges the two, and reads the user's keys as
-they are now. It never sees SES sends or SMTP logins: CloudTrail does not record them.
+per second, each filtered by one attribute. Event history holds read events too (console views,
+scanners: GetUser, ListAccessKeys …), so a lookup by ``ResourceName`` pages through them before it
+reaches the rare write events; and ``AccessKeyId`` matches the key that *made* a call, not the key acted
+on. So the check looks up each rare write event by ``EventName`` (CreateAccessKey, UpdateAccessKey,
+DeleteAccessKey, CreateUser, DeleteUser), pages each to the end of the 90 days within a time bound,
+keeps the events of the key and its user (and of a user made to replace it: the SES console rotates by
+making a new ``ses-smtp-user.<yyyymmdd-hhmmss>`` user), and reads the users' keys as they are now.
+Every LookupEvents call of a walk waits on one limiter per AWS client. It never sees SES sends or SMTP
+logins: CloudTrail does not record them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+import weakref
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,18 +26,20 @@ from typing import Any
 from pydantic import Field
 
 from maildoctor.checks.common import Analysis, ago, capture, dump, iso, parse_time, stamp, utc_now
-from maildoctor.checks.iam import NO_SUCH_ENTITY, key_id_problem, keys_text, list_keys
+from maildoctor.checks.iam import NO_SUCH_ENTITY, iam_does_not_hold, key_id_problem, keys_text, list_keys
 from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, Status, check
 from maildoctor.clients.aws import GLOBAL_REGION, AwsClient, AwsError
 
 WINDOW = timedelta(days=90)  # CloudTrail's event history
-MAX_PAGES = 5  # per lookup: 250 events
 PAGE_SIZE = 50
+TIME_BOUND = 40.0  # seconds of paging, within the check's 60 s
 REQUESTS_PER_SECOND = 2  # LookupEvents' limit, per account and region
 KEY_EVENTS = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")
 USER_EVENTS = (*KEY_EVENTS, "DeleteUser")
+WRITE_EVENTS = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "CreateUser", "DeleteUser")
+CONSOLE_USER = re.compile(r"^ses-smtp-user\.\d{8}-\d{6}$")  # what the SES console names its users
 # the order of a rotation, for events in the same second
-_ORDER = {"CreateAccessKey": 0, "UpdateAccessKey": 1, "DeleteAccessKey": 2, "DeleteUser": 3}
+_ORDER = {"CreateUser": -1, "CreateAccessKey": 0, "UpdateAccessKey": 1, "DeleteAccessKey": 2, "DeleteUser": 3}
 
 
 # ------------------------------------------------------------------------------------------ the model
@@ -84,7 +94,26 @@ class KeyHistoryFacts(Facts):
     )
     window_days: int = Field(WINDOW.days, description="how many days of history CloudTrail keeps")
     window_start: str | None = Field(None, description="the start of the history read (ISO 8601 UTC)")
-    truncated: bool = Field(False, description="whether only the newest events were read")
+    truncated: bool = Field(
+        False, description="whether the time bound stopped the reading before the end of the 90 days"
+    )
+    read_back_to: str | None = Field(
+        None,
+        description="how far back the history was read (ISO 8601 UTC): the window start unless cut short",
+    )
+    replacement_user: str | None = Field(
+        None,
+        description="the IAM user made to replace the key's user (the SES console's ses-smtp-user.<date>)",
+    )
+    replacement_user_key: str | None = Field(None, description="that user's active key now")
+    use_user: str | None = Field(
+        None, description="the IAM user whose key the client should use: the replacement user, else the key's"
+    )
+    use_key: str | None = Field(None, description="the active key of that user to use")
+    new_key_hint: str | None = Field(
+        None,
+        description="how to make a new key if nobody has the secret (never a command against a deleted user)",
+    )
     notes: list[str] = Field([], description="what could not be read or was left out")
     eventbridge_pattern: str | None = Field(
         None, description="an EventBridge pattern for the user's key changes"
@@ -96,21 +125,37 @@ class KeyHistoryFacts(Facts):
 
 
 class RateLimit:
-    """At most ``rate`` requests in any ``per`` seconds, across every task that shares it."""
+    """At most ``rate`` requests in any ``per`` seconds, across every task that shares it (in one event
+    loop: a new loop starts it afresh)."""
 
     def __init__(self, rate: int = REQUESTS_PER_SECOND, per: float = 1.0) -> None:
         self.per = per
         self._sent: deque[float] = deque(maxlen=rate)
         self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._lock = loop, asyncio.Lock()
+            self._sent.clear()
         async with self._lock:
-            loop = asyncio.get_running_loop()
             if len(self._sent) == self._sent.maxlen:
                 delay = self._sent[0] + self.per - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
             self._sent.append(loop.time())
+
+
+_LIMITERS: weakref.WeakKeyDictionary[AwsClient, RateLimit] = weakref.WeakKeyDictionary()
+
+
+def limiter_for(aws: AwsClient) -> RateLimit:
+    """The one LookupEvents limiter of ``aws``: every check of a walk (one client) shares it."""
+    limiter = _LIMITERS.get(aws)
+    if limiter is None:
+        limiter = _LIMITERS[aws] = RateLimit()
+    return limiter
 
 
 @dataclass(frozen=True)
@@ -211,59 +256,62 @@ class Lookup:
     value: str
     events: list[dict[str, Any]]
     pages: int
-    truncated: bool
+    truncated: bool  # the time bound stopped it before the last page
+    kept: int = 0  # how many of its events were about the key or its users
 
 
-async def lookup(aws: AwsClient, limiter: RateLimit, value: str, start: datetime, end: datetime) -> Lookup:
-    """Every event whose resource is ``value`` between start and end, following NextToken (at most
-    MAX_PAGES pages), in us-east-1."""
+async def lookup(
+    aws: AwsClient, limiter: RateLimit, name: str, start: datetime, end: datetime, deadline: float
+) -> Lookup:
+    """Every ``name`` event (an EventName) between start and end, in us-east-1, following NextToken to
+    the last page unless the loop's clock passes ``deadline`` first."""
+    loop = asyncio.get_running_loop()
     events: list[dict[str, Any]] = []
     token: str | None = None
     pages = 0
     while True:
         params: dict[str, Any] = {
-            "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": value}],
+            "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": name}],
             "StartTime": start,
             "EndTime": end,
             "MaxResults": PAGE_SIZE,
         }
         if token:
             params["NextToken"] = token
+        if pages and loop.time() >= deadline:
+            return Lookup(name, events, pages, True)
         await limiter.wait()
         page = await aws.call("cloudtrail", "LookupEvents", region=GLOBAL_REGION, **params)
         pages += 1
         events.extend(page.get("Events", []))
         token = page.get("NextToken")
         if not token:
-            return Lookup(value, events, pages, False)
-        if pages >= MAX_PAGES:
-            return Lookup(value, events, pages, True)
+            return Lookup(name, events, pages, False)
 
 
 def _lookup_evidence(found: Lookup, kept: set[str], start: datetime, end: datetime) -> Evidence:
-    title = (
-        f"CloudTrail LookupEvents ResourceName={found.value} in {GLOBAL_REGION} ({iso(start)} → {iso(end)})"
-    )
+    title = f"CloudTrail LookupEvents EventName={found.value} in {GLOBAL_REGION} ({iso(start)} → {iso(end)})"
     head = f"{len(found.events)} event(s) in {found.pages} page(s)"
     if found.truncated:
-        head += f"; stopped after {MAX_PAGES} pages, older events not read"
+        head += "; the time bound stopped the paging, older events not read"
     lines = [head]
+    left_out = 0
     for item in found.events:
         ev = parse_event(item)
-        line = f"{iso(ev.time)}  {ev.name}  by {ev.actor}  from {ev.source_ip}  eventId {ev.event_id}"
         if ev.event_id not in kept:
-            line += "  (not a key event: left out)"
-        else:
-            try:
-                record = json.loads(item.get("CloudTrailEvent") or "{}")
-                details = {
-                    k: record.get(k) for k in ("requestParameters", "responseElements") if record.get(k)
-                }
-                if details:
-                    line += "\n    " + json.dumps(details, separators=(", ", ": "))
-            except ValueError:
-                pass
+            left_out += 1
+            continue
+        line = f"{iso(ev.time)}  {ev.name}  {ev.user or '?'}  {ev.key or ''}  by {ev.actor}  from {ev.source_ip}  eventId {ev.event_id}"
+        try:
+            record = json.loads(item.get("CloudTrailEvent") or "{}")
+            details = {k: record.get(k) for k in ("requestParameters", "responseElements") if record.get(k)}
+            if details:
+                line += "\n    " + json.dumps(details, separators=(", ", ": "))
+        except ValueError:
+            pass
         lines.append(line)
+    if left_out:
+        lines.append(f"({left_out} event(s) of other keys and users left out)")
     return Evidence(title, "\n".join(lines))
 
 
@@ -290,6 +338,9 @@ class KeyHistoryAnalysis(Analysis[KeyHistoryFacts]):
     deactivated: KeyEvent | None = None
     still_inactive: bool = False
     replacement: KeyEvent | None = None
+    read: list[KeyEvent] = field(default_factory=list)  # every write event read, of any key and user
+    lookups: list[Lookup] = field(default_factory=list)
+    deadline: float = 0.0  # the event loop's clock when the paging must stop
 
 
 async def _owner(aws: AwsClient, key_id: str, notes: list[str]) -> tuple[str | None, bool, Evidence]:
@@ -298,7 +349,7 @@ async def _owner(aws: AwsClient, key_id: str, notes: list[str]) -> tuple[str | N
     try:
         found = await aws.call("iam", "GetAccessKeyLastUsed", region=GLOBAL_REGION, AccessKeyId=key_id)
     except AwsError as err:
-        if err.code in NO_SUCH_ENTITY:
+        if iam_does_not_hold(err, key_id):  # NoSuchEntity (moto), or AccessDenied on the key (AWS)
             notes.append(
                 f"{key_id} does not exist in IAM now, and CloudTrail's 90 days do not say whose it was"
             )
@@ -319,7 +370,7 @@ def _bounce_time(a: KeyHistoryAnalysis, text: str | None) -> None:
 
 
 def _lookup_failed(a: KeyHistoryAnalysis, value: str | None, err: AwsError) -> bool:
-    a.evidence.append(Evidence(f"CloudTrail LookupEvents ResourceName={value} in {GLOBAL_REGION}", str(err)))
+    a.evidence.append(Evidence(f"CloudTrail LookupEvents EventName={value} in {GLOBAL_REGION}", str(err)))
     a.could_not_check(err)
     return False
 
@@ -341,39 +392,56 @@ async def _find_user(
     return evidence
 
 
-async def _read_events(
-    a: KeyHistoryAnalysis, aws: AwsClient, key_id: str, start: datetime, end: datetime
+def _read_so_far(a: KeyHistoryAnalysis, lookups: list[Lookup], start: datetime) -> None:
+    """Whether the time bound cut the history short, and how far back it was read."""
+    f = a.facts
+    cut = [found for found in lookups if found.truncated]
+    f.truncated = bool(cut)
+    if not cut:
+        f.read_back_to = iso(start)
+        return
+    oldest = [min(e.time for e in map(parse_event, found.events)) for found in cut if found.events]
+    back_to = max(oldest) if oldest else utc_now()
+    f.read_back_to = iso(back_to)
+    names = ", ".join(found.value for found in cut)
+    f.notes.append(
+        f"the time bound ({TIME_BOUND:.0f} s) cut the history short: {names} events read back to "
+        f"{stamp(back_to)} only, not to the end of the 90 days"
+    )
+
+
+async def _look_up(
+    a: KeyHistoryAnalysis, aws: AwsClient, names: tuple[str, ...], start: datetime, end: datetime
 ) -> bool:
-    """Events about the key, and (at the same time, when the user is known) about the user; False
-    (could not check) when a lookup failed."""
-    limiter = RateLimit()
-    user = a.facts.user
-    key_task = capture(lookup(aws, limiter, key_id, start, end))
-    by_user: Lookup | AwsError | None = None
-    if user:
-        by_key, by_user = await asyncio.gather(key_task, capture(lookup(aws, limiter, user, start, end)))
-    else:
-        by_key = await key_task
-    if isinstance(by_key, AwsError):
-        return _lookup_failed(a, key_id, by_key)
-    key_events = [e for e in map(parse_event, by_key.events) if e.name in KEY_EVENTS]
-    owner_evidence: list[Evidence] = []
-    if not user:
-        owner_evidence = await _find_user(a, aws, key_id, key_events)
-        if a.facts.user:
-            by_user = await capture(lookup(aws, limiter, a.facts.user, start, end))
-    if isinstance(by_user, AwsError):
-        return _lookup_failed(a, a.facts.user, by_user)
-    user_events = [e for e in map(parse_event, by_user.events) if e.name in USER_EVENTS] if by_user else []
-    merged = {e.event_id: e for e in [*key_events, *user_events]}
-    a.events = sorted(merged.values(), key=lambda e: (e.time, _ORDER.get(e.name, 9)))
-    a.evidence += [_lookup_evidence(found, set(merged), start, end) for found in (by_key, by_user) if found]
-    a.evidence += owner_evidence
-    a.facts.truncated = by_key.truncated or bool(by_user and by_user.truncated)
-    if a.facts.truncated:
-        a.facts.notes.append(f"more than {MAX_PAGES * PAGE_SIZE} events: only the newest were read")
-    a.facts.events = [e.fact() for e in a.events]
+    """The write events ``names``, each looked up by EventName (concurrently, on the client's one
+    limiter), added to what was read; False (could not check) when a lookup failed."""
+    limiter = limiter_for(aws)
+    found = await asyncio.gather(
+        *(capture(lookup(aws, limiter, name, start, end, a.deadline)) for name in names)
+    )
+    for name, got in zip(names, found, strict=True):
+        if isinstance(got, AwsError):
+            return _lookup_failed(a, name, got)
+        a.lookups.append(got)
+        a.read += map(parse_event, got.events)
     return True
+
+
+def _keep_mine(a: KeyHistoryAnalysis, key_id: str, start: datetime, end: datetime) -> None:
+    """The events of the key and its user kept, the lookups as evidence, how far back they read."""
+    user = a.facts.user
+    mine = [e for e in a.read if e.key == key_id or (user is not None and e.user == user)]
+    _keep(a, mine)
+    kept = {e.event_id for e in a.events}
+    a.evidence[:0] = [_lookup_evidence(got, kept, start, end) for got in a.lookups]
+    _read_so_far(a, a.lookups, start)
+
+
+def _keep(a: KeyHistoryAnalysis, events: list[KeyEvent]) -> None:
+    """``events`` added to the analysis' events: once each, oldest first."""
+    merged = {e.event_id: e for e in [*a.events, *events]}
+    a.events = sorted(merged.values(), key=lambda e: (e.time, _ORDER.get(e.name, 9)))
+    a.facts.events = [e.fact() for e in a.events]
 
 
 async def _read_keys(a: KeyHistoryAnalysis, aws: AwsClient, key_id: str) -> None:
@@ -401,6 +469,58 @@ async def _read_keys(a: KeyHistoryAnalysis, aws: AwsClient, key_id: str) -> None
     f.key_status_now = str(a.this_now.get("Status")) if a.this_now else "absent"
 
 
+async def _replacement_user(a: KeyHistoryAnalysis, aws: AwsClient) -> None:
+    """A console rotation: the key's user is gone (or has no active key) and the SES console made a new
+    ``ses-smtp-user.<yyyymmdd-hhmmss>`` user since; that user and its active key, newest such user first."""
+    f = a.facts
+    made = [e for e in a.read if e.name == "CreateUser" and e.user and e.user != f.user]
+    made = sorted((e for e in made if CONSOLE_USER.match(e.user or "")), key=lambda e: e.time, reverse=True)
+    for created in made[:3]:
+        name = str(created.user)
+        title = f"IAM ListAccessKeys UserName={name}"
+        try:
+            keys = await list_keys(aws, name)
+        except AwsError as err:
+            a.evidence.append(Evidence(title, f"{err.code}: {err.message}"))
+            if err.code not in NO_SUCH_ENTITY:
+                f.notes.append(f"the keys of {name}, made by the SES console since, were not read: {err}")
+                return
+            continue
+        a.evidence.append(Evidence(title, keys_text(keys)))
+        active = next((str(k["AccessKeyId"]) for k in keys if k.get("Status") == "Active"), None)
+        f.replacement_user, f.replacement_user_key = name, active
+        _keep(a, [e for e in a.read if e.user == name and e.name in ("CreateUser", "CreateAccessKey")])
+        if active:
+            a.replacement = next(
+                (e for e in a.read if e.name == "CreateAccessKey" and e.key == active), a.replacement
+            )
+            f.replacement_key = active
+        return
+
+
+def _what_to_use(a: KeyHistoryAnalysis) -> None:
+    """The user and key the client should move to, and how to make a new key (never for a deleted user)."""
+    f = a.facts
+    if f.replacement_user:
+        f.use_user, f.use_key = f.replacement_user, f.replacement_user_key
+    elif f.user and f.user_exists:
+        f.use_user, f.use_key = f.user, f.current_active_key
+    if f.use_user:
+        f.eventbridge_pattern = eventbridge_pattern(f.use_user)
+        f.new_key_hint = f"`aws iam create-access-key --user-name {f.use_user}` (then delete the unused key)"
+    elif f.user and f.user_exists is False:
+        f.new_key_hint = (
+            f"the IAM user `{f.user}` no longer exists, so make new SMTP credentials in the SES console "
+            "(SMTP settings → Create SMTP credentials): it makes a new IAM user with a key and shows the "
+            "SMTP password once"
+        )
+    else:
+        f.new_key_hint = (
+            "find the IAM user the SMTP credentials were made for (`aws iam list-users`; the SES console "
+            "names its users `ses-smtp-user.<date>`), then `aws iam create-access-key --user-name USER`"
+        )
+
+
 def _what_happened(a: KeyHistoryAnalysis, key_id: str) -> None:
     """The key's creation, deletion, deactivation and replacement among the events."""
     mine = [e for e in a.events if e.key == key_id]
@@ -426,6 +546,12 @@ def _what_happened(a: KeyHistoryAnalysis, key_id: str) -> None:
         (iso(a.deactivated.time), a.deactivated.actor) if a.deactivated else (None, None)
     )
     f.replacement_key = a.replacement.key if a.replacement else None
+    if f.replacement_user_key:
+        f.replacement_key = f.replacement_user_key
+        a.replacement = next(
+            (e for e in a.read if e.name == "CreateAccessKey" and e.key == f.replacement_user_key),
+            a.replacement,
+        )
 
 
 def _timeline(a: KeyHistoryAnalysis) -> None:
@@ -443,7 +569,12 @@ def _timeline(a: KeyHistoryAnalysis) -> None:
 def _now_line(a: KeyHistoryAnalysis) -> str:
     """'; <the user's key now>' for a summary, or ''."""
     user, who = a.facts.user, a.facts.user or "the key's user"
-    if a.keys is not None and a.facts.user_exists is False:
+    new_user, new_key = a.facts.replacement_user, a.facts.replacement_user_key
+    if new_user:
+        gone = "no longer exists" if a.facts.user_exists is False else "has no active key"
+        has = f"whose active key is {new_key}" if new_key else "which has no active key"
+        now_line = f"{user} {gone}: the SES console made {new_user} to replace it, {has}"
+    elif a.keys is not None and a.facts.user_exists is False:
         now_line = f"the user {user} no longer exists either"
     elif a.keys is not None:
         cak = a.facts.current_active_key
@@ -523,15 +654,31 @@ async def analyze_key_history(
     end = utc_now()
     start = end - WINDOW
     a.facts.window_start = iso(start)
-    if not await _read_events(a, aws, key_id, start, end):
+    a.deadline = asyncio.get_running_loop().time() + TIME_BOUND
+    if not await _look_up(a, aws, KEY_EVENTS, start, end):
         return a
+    if not a.facts.user:
+        a.evidence += await _find_user(a, aws, key_id, [e for e in a.read if e.key == key_id])
     await _read_keys(a, aws, key_id)
+    f = a.facts
+    if f.user and (f.user_exists is False or (a.keys is not None and not f.current_active_key)):
+        # gone or keyless: replaced by a user the SES console made? (a console rotation)
+        if not await _look_up(a, aws, ("CreateUser", "DeleteUser"), start, end):
+            return a
+        await _replacement_user(a, aws)
+    _keep_mine(a, key_id, start, end)
     _what_happened(a, key_id)
+    _what_to_use(a)
     _timeline(a)
     change = a.deleted or (a.deactivated if a.still_inactive else None)
     if change is not None or a.replacement is not None:
-        return _rotated(a, key_id, change)
-    return _quiet(a, key_id)
+        _rotated(a, key_id, change)
+    else:
+        _quiet(a, key_id)
+    if a.facts.truncated and a.facts.read_back_to:
+        back_to = parse_time(a.facts.read_back_to) or end
+        a.summary += f" (history read back to {stamp(back_to)} only: the time bound cut it short)"
+    return a
 
 
 @check(

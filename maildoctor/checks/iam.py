@@ -5,6 +5,12 @@ secret. When the key is deleted (a rotation) or deactivated, every client still 
 gets ``535 Authentication Credentials Invalid``; when the user lacks ``ses:SendRawEmail`` the login
 works and the send is refused with ``554 Access denied``. Read-only calls only.
 
+A key IAM does not hold (GetAccessKeyLastUsed answers moto's ``NoSuchEntity``, or real IAM's probable
+``AccessDenied ... on resource: access key AKIA...``) is placed with ``sts:GetAccessKeyInfo`` (the account
+that owns any key id, deleted ones included) against ``sts:GetCallerIdentity``: deleted from this
+account, another account's key, or (either STS call failing) not known, never a guess. A key whose status
+is ``Expired`` (IAM's third status) is reported as expired, not as deactivated.
+
 The key helpers here (:func:`key_id_problem`, :func:`list_keys`, :func:`keys_text`) are shared with the
 CloudTrail check.
 """
@@ -26,6 +32,7 @@ from maildoctor.clients.aws import GLOBAL_REGION, AwsClient, AwsError
 KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
 SEND_ACTION = "ses:SendRawEmail"
 NO_SUCH_ENTITY = ("NoSuchEntity", "NoSuchEntityException")
+DENIED = ("AccessDenied", "AccessDeniedException")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SMTP_PASSWORD = re.compile(r"^[AB][A-Za-z0-9+/]{42}[A-Za-z0-9+/=]$")  # base64(0x02|0x04 + 32 bytes)
 _ARN = re.compile(r"^arn:(?P<partition>[^:]+):iam::(?P<account>\d{12}):")
@@ -87,7 +94,7 @@ class SmtpKeyArgs(Args):
 
 class OtherKey(Facts):
     id: str | None = Field(None, description="the access key id")
-    status: str | None = Field(None, description="Active or Inactive")
+    status: str | None = Field(None, description="Active, Inactive or Expired")
     created: str | None = Field(None, description="when it was created (ISO 8601 UTC)")
 
 
@@ -99,7 +106,7 @@ class SmtpKeyFacts(Facts):
     looks_like: str | None = Field(None, description="what the user name looks like when it is not a key id")
     user: str | None = Field(None, description="the IAM user that owns the key")
     user_arn: str | None = Field(None, description="that user's ARN")
-    status: str | None = Field(None, description="the key's status: Active or Inactive")
+    status: str | None = Field(None, description="the key's status: Active, Inactive or Expired")
     created: str | None = Field(None, description="when the key was created (ISO 8601 UTC)")
     age_days: int | None = Field(None, description="the key's age in whole days")
     last_used: str | None = Field(None, description="when the key was last used (ISO 8601 UTC)")
@@ -107,6 +114,13 @@ class SmtpKeyFacts(Facts):
         None, description="the service it was last used with (N/A if never)"
     )
     last_used_region: str | None = Field(None, description="the region it was last used in (N/A if never)")
+    key_account: str | None = Field(
+        None,
+        description="the AWS account that owns the key (sts:GetAccessKeyInfo), when IAM does not hold it",
+    )
+    checked_account: str | None = Field(
+        None, description="the AWS account checked (sts:GetCallerIdentity), when IAM does not hold the key"
+    )
     other_keys: list[OtherKey] = Field([], description="the user's other access keys")
     active_keys: list[str] = Field([], description="the user's active access key ids, newest first")
     current_key: str | None = Field(None, description="the key the client should use: the newest active one")
@@ -147,28 +161,79 @@ class SendCheck:
 
 
 def _identity_arns(user_arn: str, sender: str, region: str) -> list[str]:
-    """The SES identity ARNs SES authorizes a send from ``sender`` against: the address and its domain."""
+    """The SES identity ARNs SES may authorize a send from ``sender`` against: the address, its domain
+    and the domain's parents (a verified parent domain covers its subdomains)."""
     match = _ARN.match(user_arn)
     if not match or "@" not in sender or not region:
         return ["*"]
     prefix = f"arn:{match['partition']}:ses:{region}:{match['account']}:identity/"
-    domain = sender.rsplit("@", 1)[1].lower()
-    return [prefix + sender, prefix + domain]
+    labels = sender.rsplit("@", 1)[1].lower().rstrip(".").split(".")
+    domains = [".".join(labels[i:]) for i in range(max(len(labels) - 1, 1))]
+    return [prefix + sender, *(prefix + d for d in domains)]
 
 
-def _decision(results: list[dict[str, Any]]) -> str | None:
-    """SES authorizes against one of the sender's identities: any allowed one is enough to send."""
-    decisions = [str(r.get("EvalDecision", "")) for r in results]
-    if not decisions:
-        return None
-    if "allowed" in decisions:
-        return "allowed"
-    return "explicitDeny" if "explicitDeny" in decisions else decisions[0]
+def _send_context(
+    sender: str | None, recipient: str | None, display_name: str | None
+) -> list[dict[str, Any]]:
+    """The ses:* condition keys of an SMTP send that are known: SES sets them from the message."""
+    entries: list[dict[str, Any]] = []
+    if sender and "@" in sender:
+        entries.append(
+            {"ContextKeyName": "ses:FromAddress", "ContextKeyValues": [sender], "ContextKeyType": "string"}
+        )
+    if recipient and "@" in recipient:
+        entries.append(
+            {
+                "ContextKeyName": "ses:Recipients",
+                "ContextKeyValues": [recipient],
+                "ContextKeyType": "stringList",
+            }
+        )
+    if display_name:
+        entries.append(
+            {
+                "ContextKeyName": "ses:FromDisplayName",
+                "ContextKeyValues": [display_name],
+                "ContextKeyType": "string",
+            }
+        )
+    return entries
 
 
-async def _may_send(aws: AwsClient, user: str, sender: str | None, region: str) -> SendCheck:
-    """A failure of either call leaves the decision None and says why in the note: the key's state is
-    still known."""
+def _per_resource(results: list[dict[str, Any]]) -> list[tuple[str, str, list[str], list[str]]]:
+    """(resource, decision, missing context keys, matched policy ids) per simulated resource: from
+    ResourceSpecificResults (the top-level EvalDecision is the most restrictive across the resources),
+    or the top level when the simulation was on ``*``."""
+    out = []
+    for result in results:
+        specific = result.get("ResourceSpecificResults") or []
+        for r in specific or [result]:
+            decision = r.get("EvalResourceDecision") or r.get("EvalDecision") or ""
+            missing = r.get("MissingContextValues") or (
+                result.get("MissingContextValues") if not specific else []
+            )
+            matched = [
+                str(m.get("SourcePolicyId"))
+                for m in r.get("MatchedStatements") or []
+                if m.get("SourcePolicyId")
+            ]
+            out.append((str(r.get("EvalResourceName") or "*"), str(decision), list(missing or []), matched))
+    return out
+
+
+async def _may_send(
+    aws: AwsClient,
+    user: str,
+    sender: str | None,
+    region: str,
+    recipient: str | None = None,
+    display_name: str | None = None,
+) -> SendCheck:
+    """Whether ``user`` may ses:SendRawEmail as ``sender``, as IAM evaluates it: simulated on the sender's
+    address, domain and parent domains, with the ses:* context keys known; allowed on any of them is
+    enough. Context keys the policies need and were not given (MissingContextValues) make the answer
+    unknown (decision None, said in the note), not denied. A failure of either call leaves the decision
+    None and says why in the note: the key's state is still known."""
     send = SendCheck()
     try:
         got = await aws.call("iam", "GetUser", region=GLOBAL_REGION, UserName=user)
@@ -183,26 +248,61 @@ async def _may_send(aws: AwsClient, user: str, sender: str | None, region: str) 
     )
     arn = send.arn = str(info.get("Arn") or "")
     send.resources = _identity_arns(arn, sender, region) if sender else ["*"]
-    title = f"IAM SimulatePrincipalPolicy PolicySourceArn={arn} ActionNames=[{SEND_ACTION}] ResourceArns={send.resources}"
+    context = _send_context(sender, recipient, display_name)
+    shown_context = ", ".join(f"{c['ContextKeyName']}={c['ContextKeyValues'][0]}" for c in context) or "none"
+    title = (
+        f"IAM SimulatePrincipalPolicy PolicySourceArn={arn} ActionNames=[{SEND_ACTION}] "
+        f"ResourceArns={send.resources} ContextEntries=[{shown_context}]"
+    )
+    params: dict[str, Any] = {
+        "PolicySourceArn": arn,
+        "ActionNames": [SEND_ACTION],
+        "ResourceArns": send.resources,
+    }
+    if context:
+        params["ContextEntries"] = context
     try:
-        sim = await aws.call(
-            "iam",
-            "SimulatePrincipalPolicy",
-            region=GLOBAL_REGION,
-            PolicySourceArn=arn,
-            ActionNames=[SEND_ACTION],
-            ResourceArns=send.resources,
-        )
+        sim = await aws.call("iam", "SimulatePrincipalPolicy", region=GLOBAL_REGION, **params)
     except AwsError as err:
         send.evidence.append(Evidence(title, f"failed: {err}"))
         send.note = f"{SEND_ACTION} not checked: {err}"
         return send
     results = sim.get("EvaluationResults", [])
-    shown = ("EvalActionName", "EvalResourceName", "EvalDecision", "MatchedStatements")
-    send.evidence.append(Evidence(title, dump([{k: r.get(k) for k in shown} for r in results])))
-    send.decision = _decision(results)
-    if send.decision is None:
+    per = _per_resource(results)
+    shown = ("EvalActionName", "EvalDecision", "MatchedStatements", "MissingContextValues")
+    each = ("EvalResourceName", "EvalResourceDecision", "MatchedStatements", "MissingContextValues")
+    send.evidence.append(
+        Evidence(
+            title,
+            dump(
+                [
+                    {k: r.get(k) for k in shown}
+                    | {
+                        "ResourceSpecificResults": [
+                            {k: x.get(k) for k in each} for x in r.get("ResourceSpecificResults") or []
+                        ]
+                    }
+                    for r in results
+                ]
+            ),
+        )
+    )
+    decisions = [decision for _, decision, _, _ in per]
+    missing_keys = list(
+        dict.fromkeys(k for _, decision, ks, _ in per if decision != "explicitDeny" for k in ks)
+    )
+    if not decisions:
         send.note = f"{SEND_ACTION} not checked: the simulation returned nothing"
+    elif any(decision == "allowed" and not missing for _, decision, missing, _ in per):
+        send.decision = "allowed"
+    elif missing_keys:  # allowed or denied only for want of a value (ForAllValues: passes on none)
+        send.note = (
+            f"unknown whether {user} may {SEND_ACTION}: a policy statement of {user} has a condition on "
+            f"{', '.join(missing_keys)}, which was not known to the simulation (not denied: IAM could not "
+            "decide)"
+        )
+    else:
+        send.decision = "explicitDeny" if "explicitDeny" in decisions else decisions[0]
     return send
 
 
@@ -240,12 +340,8 @@ async def _owner(a: SmtpKeyAnalysis, aws: AwsClient, value: str) -> str | None:
         last = await aws.call("iam", "GetAccessKeyLastUsed", region=GLOBAL_REGION, AccessKeyId=value)
     except AwsError as err:
         a.evidence.append(Evidence(title, f"{err.code}: {err.message}"))
-        if err.code in NO_SUCH_ENTITY:
-            a.conclude(
-                "not-found",
-                "fail",
-                f"access key {value} does not exist in this account: deleted (a rotation?) or from another account",
-            )
+        if iam_does_not_hold(err, value):
+            await _not_held(a, aws, value, err)
         else:
             a.could_not_check(err)
         return None
@@ -260,6 +356,59 @@ async def _owner(a: SmtpKeyAnalysis, aws: AwsClient, value: str) -> str | None:
         a.could_not_check(f"IAM did not say whose key {value} is")
         return None
     return user
+
+
+def iam_does_not_hold(err: AwsError, key_id: str) -> bool:
+    """Whether GetAccessKeyLastUsed's error says this account's IAM does not hold ``key_id`` (deleted, or
+    another account's): moto's NoSuchEntity, or AccessDenied naming the key itself as the resource
+    (``... on resource: access key AKIA...``), what real IAM is taken to answer. A missing permission on a
+    key it holds names the user (or ``*``) and is not this."""
+    if err.code in NO_SUCH_ENTITY:
+        return True
+    return err.code in DENIED and f"access key {key_id}" in err.message
+
+
+async def _not_held(a: SmtpKeyAnalysis, aws: AwsClient, value: str, err: AwsError) -> None:
+    """IAM does not hold the key: sts:GetAccessKeyInfo (the owner of any key id, deleted ones included)
+    against sts:GetCallerIdentity tells "deleted from this account" from "another account's key"."""
+    answered = "NoSuchEntity" if err.code in NO_SUCH_ENTITY else f"{err.code} on the key itself"
+    info, caller = await asyncio.gather(
+        capture(aws.call("sts", "GetAccessKeyInfo", region=GLOBAL_REGION, AccessKeyId=value)),
+        capture(aws.call("sts", "GetCallerIdentity", region=GLOBAL_REGION)),
+    )
+    for title, got in (
+        (f"STS GetAccessKeyInfo AccessKeyId={value}", info),
+        ("STS GetCallerIdentity", caller),
+    ):
+        shown = f"failed: {got}" if isinstance(got, AwsError) else dump({"Account": got.get("Account")})
+        a.evidence.append(Evidence(title, shown))
+    f = a.facts
+    if not isinstance(info, AwsError):
+        f.key_account = str(info.get("Account") or "") or None
+    if not isinstance(caller, AwsError):
+        f.checked_account = str(caller.get("Account") or "") or None
+    failed = next((g for g in (info, caller) if isinstance(g, AwsError)), None)
+    why = f"IAM answers {answered} for access key {value}, so this account does not hold it"
+    if failed is not None or f.key_account is None or f.checked_account is None:
+        cause = str(failed) if failed is not None else "STS did not name the accounts"
+        a.could_not_check(
+            f"{why}; whether it was deleted here or is another account's key is not known: {cause}"
+        )
+        return
+    if f.key_account == f.checked_account:
+        a.conclude(
+            "not-found",
+            "fail",
+            f"access key {value} no longer exists: it is a key of this account ({f.checked_account}) that "
+            "IAM does not hold any more, so it was deleted (a rotation?)",
+        )
+        return
+    a.conclude(
+        "other-account",
+        "fail",
+        f"access key {value} belongs to another AWS account ({f.key_account}), not the one checked "
+        f"({f.checked_account}): walk again with credentials of account {f.key_account}",
+    )
 
 
 def _key_state(a: SmtpKeyAnalysis, value: str, user: str, keys: list[dict[str, Any]]) -> bool:
@@ -294,6 +443,13 @@ def _verdict(a: SmtpKeyAnalysis, value: str, user: str) -> SmtpKeyAnalysis:
         now_key = (
             f"{user}'s active key is now {f.current_key}" if f.current_key else f"{user} has no active key"
         )
+        if f.status == "Expired":
+            return a.conclude(
+                "expired",
+                "fail",
+                f"access key {value} of {user} is Expired: IAM no longer accepts it, so neither does SES "
+                f"SMTP; {now_key}",
+            )
         return a.conclude(
             "inactive",
             "fail",
@@ -338,7 +494,17 @@ async def analyze_smtp_key(aws: AwsClient, value: str, sender: str | None, regio
 
 @check(
     "iam.smtp_key",
-    outcomes={"active", "not-found", "inactive", "temporary-key", "not-authorized", "not-a-key", "skipped"},
+    outcomes={
+        "active",
+        "not-found",
+        "other-account",
+        "inactive",
+        "expired",
+        "temporary-key",
+        "not-authorized",
+        "not-a-key",
+        "skipped",
+    },
     args=SmtpKeyArgs,
     facts=SmtpKeyFacts,
     applies_when=("smtp_username",),
@@ -347,6 +513,8 @@ async def analyze_smtp_key(aws: AwsClient, value: str, sender: str | None, regio
         "iam:ListAccessKeys",
         "iam:GetUser",
         "iam:SimulatePrincipalPolicy",
+        "sts:GetAccessKeyInfo",
+        "sts:GetCallerIdentity",
     ),
 )
 async def smtp_key_check(ctx: CheckContext[SmtpKeyArgs]) -> CheckResult:

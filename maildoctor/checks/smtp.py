@@ -279,10 +279,22 @@ class LoginFacts(Facts):
     region: str | None = Field(None, description="the region whose SES SMTP endpoint it is")
     username: str | None = Field(None, description="the SMTP user name that logged in")
     key_state: str = Field("", description="the access key's state as given (the access-key check's outcome)")
-    code: int | None = Field(None, description="the SMTP reply code to AUTH (235 accepted, 535 refused)")
-    reply: str = Field("", description="the server's reply to AUTH, code and text; '' if it got no reply")
+    tls_mode: str = Field(
+        "", description="how TLS was started: starttls (25, 587, 2587) or implicit (465, 2465)"
+    )
+    code: int | None = Field(
+        None,
+        description="the SMTP reply code that ended the login: to AUTH (235 accepted, 535 refused), or the "
+        "greeting, EHLO or STARTTLS reply that stopped it (see stage)",
+    )
+    reply: str = Field("", description="that reply, code and text; '' if it got no reply")
+    stage: str = Field(
+        "", description="which step the reply answers: greeting, ehlo, starttls, auth; '' none"
+    )
     failure: str = Field(
-        "", description="what stopped the login before AUTH: refused, timeout, tls, closed …"
+        "",
+        description="what stopped the login before AUTH without a server reply saying why: refused, "
+        "timeout, tls, closed, no-starttls, no-endpoint …",
     )
     detail: str = Field("", description="the error behind the failure, as the network or TLS library gave it")
     duration_ms: int | None = Field(None, description="how long the login took, in milliseconds")
@@ -298,7 +310,9 @@ class LoginFacts(Facts):
         "rejected-unexplained",
         "v2",
         "throttled",
+        "busy",
         "unreachable",
+        "no-endpoint",
         "skipped",
     },
     args=LoginArgs,
@@ -307,7 +321,8 @@ class LoginFacts(Facts):
     timeout=45.0,
 )
 async def login_check(ctx: CheckContext[LoginArgs]) -> CheckResult:
-    """Log in to the SES SMTP endpoint (STARTTLS, AUTH) with the configured user name and password."""
+    """Log in to the SES SMTP endpoint (STARTTLS or TLS from the first byte, AUTH) with the configured user
+    name and password, and QUIT."""
     username = ctx.args.smtp_username or ""
     key_state = (ctx.args.key_state or "").lower()
     region = _region(ctx.args.region, ctx.clients)
@@ -319,8 +334,10 @@ async def login_check(ctx: CheckContext[LoginArgs]) -> CheckResult:
         region=region,
         username=username,
         key_state=key_state,
+        tls_mode=login.tls_mode,
         code=login.code,
         reply=login.reply,
+        stage=login.stage,
         failure=login.failure or "",
         detail=login.detail,
         duration_ms=login.duration_ms,
@@ -342,6 +359,17 @@ def interpret_login(
 ) -> LoginVerdict:
     """What a login's answer says: its outcome, status, summary and interpretation."""
     endpoint = f"{login.host}:{login.port}"
+    if login.failure == "no-endpoint":
+        return LoginVerdict(
+            "no-endpoint",
+            "fail",
+            f"SES has no SMTP endpoint in {region}: {login.host} does not exist (not connected)",
+            f"SES offers no SMTP interface in {region}; mail from {region} goes through the SES API only. "
+            "Send with the API (SDK, `aws sesv2 send-email`), or send SMTP through a region that has an "
+            "endpoint, with the identity verified and an SMTP password derived for that region.",
+        )
+    if login.code is not None and login.stage in ("greeting", "ehlo", "starttls"):
+        return _early_reply(login, endpoint)
     if login.failure or login.code is None:
         why, advice = _unreachable(login, timeout)
         return LoginVerdict(
@@ -380,6 +408,70 @@ def interpret_login(
     return LoginVerdict(
         "rejected", "fail", f"{reply} — the login was refused", f"The endpoint refused the login with {code}."
     )
+
+
+def _early_reply(login: LoginResult, endpoint: str) -> LoginVerdict:
+    """A reply that ended the session before AUTH: the greeting, EHLO or STARTTLS refused."""
+    reply = " ".join(login.reply.split())
+    code = login.code or 0
+    unknown = "Nothing is known about the credentials yet."
+    if code == 421 or (login.stage == "greeting" and 400 <= code < 500):
+        return LoginVerdict(
+            "busy",
+            "warn",
+            f"{reply} — SES's own reply to the {_STAGE_NAMES[login.stage]} at {endpoint}: too many "
+            "connections open, or the service is busy; not a firewall (the endpoint answered)",
+            "The network path to SES is open: SES itself turned the session away (421: too many concurrent "
+            "SMTP connections from this account or address, or a temporary service problem). "
+            f"{unknown} Try again in a few minutes; if it keeps happening, have your clients open fewer "
+            "connections at once (reuse one, or pool them).",
+        )
+    if login.stage == "starttls":
+        if login.failure == "no-starttls":
+            return LoginVerdict(
+                "unreachable",
+                "fail",
+                f"{endpoint} does not offer STARTTLS, which SES requires, and answers STARTTLS with "
+                f"{reply} — not an SES endpoint, or something in between strips it?",
+                "Something other than SES answers at this address, or a middlebox (a proxy, an antivirus, a "
+                f"firewall's SMTP inspection) removes STARTTLS from the server's offer. {unknown} Try port "
+                "465 with TLS from the first byte (`--smtp-tls implicit`), which no middlebox can strip.",
+            )
+        temporary = 400 <= code < 500
+        return LoginVerdict(
+            "unreachable",
+            "fail",
+            f"{reply} — the server refused STARTTLS"
+            + (" for now (a temporary failure: try again)" if temporary else ""),
+            f"TLS could not start, so AUTH could not be sent. {unknown} "
+            + (
+                "SES reports a temporary problem starting TLS: try again in a few minutes."
+                if temporary
+                else "A server that refuses STARTTLS for good is not SES as it should answer: check the "
+                "endpoint, or try port 465 with `--smtp-tls implicit`."
+            ),
+        )
+    what = "greeting" if login.stage == "greeting" else "EHLO"
+    return LoginVerdict(
+        "unreachable",
+        "fail",
+        f"{reply} — the server refused the session at its {what}",
+        f"The server answered but would not go on to AUTH ({what} refused with {code}). {unknown} "
+        + (
+            "A temporary failure: try again in a few minutes."
+            if 400 <= code < 500
+            else "SES accepts any EHLO name; a refusal means something other than SES answers here."
+        ),
+    )
+
+
+_STAGE_NAMES = {
+    "greeting": "connection (its greeting)",
+    "ehlo": "EHLO",
+    "starttls": "STARTTLS",
+    "auth": "AUTH",
+    "": "session",
+}
 
 
 def _auth_refused(message: str, reply: str, username: str, region: str, key_state: str) -> LoginVerdict:
@@ -439,7 +531,8 @@ def _unreachable(login: LoginResult, timeout: float) -> tuple[str, str]:
         if code in _DNS_ERRNOS or re.search(r"not known|nodename nor servname|getaddrinfo", detail, re.I):
             return (
                 f"{login.host} does not resolve in DNS ({detail})",
-                "Check the region and the SMTP endpoint name, and this machine's DNS.",
+                "Check the region and the SMTP endpoint name (SES has no SMTP endpoint in some regions: "
+                "then the name does not exist), and this machine's DNS.",
             )
         if code == errno.ECONNREFUSED or "refused" in detail.lower():
             return f"connection refused at {endpoint} — a firewall blocks outbound {port}?", firewall
@@ -447,11 +540,25 @@ def _unreachable(login: LoginResult, timeout: float) -> tuple[str, str]:
             return f"no route to {endpoint} ({os.strerror(code)}) — no network, or a firewall?", firewall
         return f"cannot connect to {endpoint} ({detail}) — a firewall blocks outbound {port}?", firewall
     if login.failure == "timeout":
+        if login.tls_mode == "starttls" and port in (465, 2465):
+            return (
+                f"no greeting within {timeout:g}s from {endpoint} — port {port} wants TLS from the first byte?",
+                f"SES speaks TLS from the first byte on {port}: use `--smtp-tls implicit`. " + firewall,
+            )
         return f"no answer within {timeout:g}s from {endpoint} — a firewall drops outbound {port}?", firewall
     if login.failure == "tls":
+        if login.tls_mode == "implicit" and re.search(
+            r"wrong version number|record layer failure", detail, re.I
+        ):
+            return (
+                f"TLS failed: {_tls_detail(detail)} ({endpoint}) — this port speaks plain SMTP first?",
+                f"A TLS handshake from the first byte got a plain-text answer: port {port} wants STARTTLS "
+                "(SES: 25, 587, 2587); use `--smtp-tls starttls`, or port 465/2465 for TLS from the start.",
+            )
+        when = "from the first byte" if login.tls_mode == "implicit" else "after STARTTLS"
         return (
             f"TLS failed: {_tls_detail(detail)} ({endpoint})",
-            "The TLS handshake after STARTTLS failed: a proxy or antivirus intercepting TLS, an outdated "
+            f"The TLS handshake {when} failed: a proxy or antivirus intercepting TLS, an outdated "
             "trust store, or the wrong host (for a test endpoint, give its CA with --smtp-ca-file).",
         )
     if login.failure == "closed":

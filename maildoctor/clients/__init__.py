@@ -30,4 +30,4 @@ class Clients:
     @cached_property
     def smtp(self) -> SmtpClient:
         s = self.settings
-        return SmtpClient(s.smtp_endpoint, s.smtp_ca_file, timeout=s.timeout)
+        return SmtpClient(s.smtp_endpoint, s.smtp_ca_file, timeout=s.timeout, tls_mode=s.smtp_tls)

@@ -32,7 +32,7 @@ READ_OPERATIONS: dict[str, frozenset[str]] = {
     "iam": frozenset({"GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "SimulatePrincipalPolicy"}),
     "cloudtrail": frozenset({"LookupEvents"}),
     "cloudwatch": frozenset({"GetMetricStatistics"}),
-    "sts": frozenset({"GetCallerIdentity"}),
+    "sts": frozenset({"GetCallerIdentity", "GetAccessKeyInfo"}),
 }
 
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from maildoctor.errors import MaildoctorError
 
@@ -45,14 +46,37 @@ def parse_timeout(value: str | float) -> float:
     return seconds
 
 
+RegionSource = Literal["option", "environment", "profile"]
+
+
+def _profile_region(profile: str | None, env: Mapping[str, str]) -> tuple[str | None, str]:
+    """The ``region`` of the AWS profile in effect, as boto3 reads it from the AWS config file
+    (AWS_CONFIG_FILE, else ~/.aws/config), and a label naming the profile and file; (None, "") if none."""
+    from botocore.configloader import load_config
+
+    name = profile or "default"
+    path = Path(env.get("AWS_CONFIG_FILE") or "~/.aws/config").expanduser()
+    try:
+        profiles = load_config(str(path)).get("profiles", {}) if path.is_file() else {}
+    except Exception:  # a malformed config file: boto3 itself will say so when it reads it
+        return None, ""
+    region = str(profiles.get(name, {}).get("region") or "").strip()
+    return (region, f"profile {name} in {path}") if region else (None, "")
+
+
 @dataclass(frozen=True)
 class Settings:
     profile: str | None = None
     region: str | None = None
+    # where ``region`` came from: --region, AWS_REGION / AWS_DEFAULT_REGION, or the AWS profile's own
+    # ``region`` (boto3's chain); None when no region is set at all
+    region_source: RegionSource | None = None
+    region_detail: str = ""  # e.g. "AWS_REGION", "profile work in /home/me/.aws/config"
     aws_endpoint_url: str | None = None
     dns_server: tuple[str, int] | None = None
     smtp_endpoint: tuple[str, int] | None = None
     smtp_ca_file: Path | None = None
+    smtp_tls: Literal["starttls", "implicit"] | None = None  # None: by the port (CONTRACT.md)
     state_dir: Path | None = None
     timeout: float = DEFAULT_NETWORK_TIMEOUT
     env: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -67,6 +91,7 @@ class Settings:
         dns_server: str | None = None,
         smtp_endpoint: str | None = None,
         smtp_ca_file: str | None = None,
+        smtp_tls: str | None = None,
         state_dir: str | None = None,
         timeout: str | float | None = None,
         env: Mapping[str, str] | None = None,
@@ -77,15 +102,39 @@ class Settings:
         smtp = smtp_endpoint or env.get("MAILDOCTOR_SMTP_ENDPOINT")
         ca = smtp_ca_file or env.get("MAILDOCTOR_SMTP_CA_FILE")
         state = state_dir or env.get("MAILDOCTOR_STATE_DIR")
+        tls_text = (smtp_tls or env.get("MAILDOCTOR_SMTP_TLS") or "").strip().lower()
+        tls: Literal["starttls", "implicit"] | None = None
+        if tls_text == "starttls":
+            tls = "starttls"
+        elif tls_text == "implicit":
+            tls = "implicit"
+        elif tls_text:
+            raise SettingsError(f"SMTP TLS mode: {tls_text!r} is not starttls or implicit")
         if ca and not Path(ca).is_file():
             raise SettingsError(f"SMTP CA file: {ca} does not exist")
+        profile = profile or env.get("AWS_PROFILE") or None
+        source: RegionSource | None = None
+        detail = ""
+        if region:
+            source, detail = "option", "--region"
+        else:
+            for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+                if (env.get(variable) or "").strip():
+                    region, source, detail = env[variable].strip(), "environment", variable
+                    break
+            else:
+                region, detail = _profile_region(profile, env)
+                source = "profile" if region else None
         return cls(
-            profile=profile or env.get("AWS_PROFILE") or None,
-            region=region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            profile=profile,
+            region=region or None,
+            region_source=source,
+            region_detail=detail,
             aws_endpoint_url=aws_endpoint_url or env.get("AWS_ENDPOINT_URL") or None,
             dns_server=parse_host_port(dns, 53, "DNS server") if dns else None,
             smtp_endpoint=parse_host_port(smtp, 587, "SMTP endpoint") if smtp else None,
             smtp_ca_file=Path(ca) if ca else None,
+            smtp_tls=tls,
             state_dir=Path(state).expanduser() if state else None,
             timeout=parse_timeout(timeout or env.get("MAILDOCTOR_TIMEOUT") or DEFAULT_NETWORK_TIMEOUT),
             env=env,

@@ -82,7 +82,7 @@ class Lab(Service):
         self.aws.load(scenario, now())
         self.smtp.load(scenario)
         self.scenario = scenario
-        self._scenario_faults = scenario_faults(scenario)
+        self._scenario_faults = scenario_faults(scenario) + parse_faults(scenario.faults)
         self._apply()
         return scenario
 
@@ -137,9 +137,13 @@ class Lab(Service):
         return path
 
     def smtp_address(self) -> str:
-        """Where clients should send SMTP: the lab's server, or a closed port under ``smtp-refused``
-        (a scenario's ``smtp_refuses_connections`` is that fault)."""
-        return self.closed_address() if self._fault_set.smtp.refused else self.smtp.address
+        """Where clients should send SMTP: the lab's server (its TLS-from-the-first-byte listener for a
+        scenario with ``smtp_tls: implicit``), or a closed port under ``smtp-refused`` (a scenario's
+        ``smtp_refuses_connections`` is that fault)."""
+        if self._fault_set.smtp.refused:
+            return self.closed_address()
+        implicit = self.scenario is not None and self.scenario.smtp_tls == "implicit"
+        return self.smtp.implicit_address if implicit else self.smtp.address
 
     def aws_endpoint_url(self) -> str:
         """Where clients should send AWS calls: the lab's endpoint, or a closed port under ``aws-down``."""
@@ -148,7 +152,7 @@ class Lab(Service):
     def env(self) -> dict[str, str]:
         """CONTRACT.md's variables that point maildoctor (and boto3) at this lab."""
         region = self.scenario.region if self.scenario else "us-east-1"
-        return {
+        env = {
             "AWS_ENDPOINT_URL": self.aws_endpoint_url(),
             "MAILDOCTOR_DNS_SERVER": self.dns.address,
             "MAILDOCTOR_SMTP_ENDPOINT": self.smtp_address(),
@@ -157,3 +161,12 @@ class Lab(Service):
             "AWS_SECRET_ACCESS_KEY": OPERATOR_SECRET,
             "AWS_DEFAULT_REGION": region,
         }
+        if self.scenario is not None and self.scenario.smtp_tls == "implicit":
+            env["MAILDOCTOR_SMTP_TLS"] = "implicit"  # the lab's port is not 465: say it
+        if self.scenario is not None and self.scenario.region_from_profile:
+            # the region only in the default profile of an AWS config file, as in ~/.aws/config (empty:
+            # unset). Not a named profile: boto3 ignores the credential variables once a profile is named.
+            config = self._dir / "aws-config"
+            config.write_text(f"[default]\nregion = {region}\n", encoding="utf-8")
+            env.update(AWS_CONFIG_FILE=str(config), AWS_REGION="", AWS_DEFAULT_REGION="")
+        return env

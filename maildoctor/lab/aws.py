@@ -61,6 +61,8 @@ Response = tuple[int, dict[str, str], bytes]
 
 CLOUDTRAIL_TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 IAM_XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
+STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
+LAB_OPERATOR_ARN = f"arn:aws:iam::{LAB_ACCOUNT_ID}:user/lab-operator"  # who the lab says calls
 LOOKUP_KEYS = (
     "EventId",
     "EventName",
@@ -162,10 +164,35 @@ class _State:
     trail: tuple[_Trail, ...]  # newest first
 
 
+_READ_EVENTS = ("GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "ListUsers")
+_READERS = ("alice", "SecurityAudit/scanner")  # a console viewer and a scanner's role session
+
+
+def _read_events(scenario: Scenario, now: datetime) -> list[tuple[TrailEvent, datetime]]:
+    """``cloudtrail_read_events`` read events about the scenario's users and keys, spread evenly over
+    the 90 days (newest a minute ago), as a console viewer and a scanner fill real event history."""
+    count = scenario.cloudtrail_read_events
+    named = {(e.user, e.key) for e in scenario.cloudtrail if e.key}  # deleted keys are looked at too
+    users = [
+        (u.name, [k.id for k in u.keys] + sorted(k for n, k in named if n == u.name and k))
+        for u in scenario.iam.users
+    ] or [("alice", [])]
+    step = (CLOUDTRAIL_RETENTION - timedelta(hours=1)) / max(count, 1)
+    out = []
+    for index in range(count):
+        name = _READ_EVENTS[index % len(_READ_EVENTS)]
+        user, keys = users[index % len(users)]
+        key = keys[index % len(keys)] if keys and name == "GetAccessKeyLastUsed" else None
+        event = TrailEvent(event=name, time="now", actor=_READERS[index % 2], user=user, key=key)
+        out.append((event, now - timedelta(minutes=1) - step * index))
+    return out
+
+
 def _build_trail(scenario: Scenario, now: datetime) -> tuple[_Trail, ...]:
     trail: list[_Trail] = []
-    for index, event in enumerate(scenario.cloudtrail):
-        when = parse_when(event.time, now)
+    timed = [(event, parse_when(event.time, now)) for event in scenario.cloudtrail]
+    for index, (event, when) in enumerate([*timed, *_read_events(scenario, now)]):
+        read_only = event.event in _READ_EVENTS
         seed = (scenario.name, str(index), event.event, event.actor, event.user, event.key or "")
         event_id = str(uuid.uuid5(_NS, "event\x1f" + "\x1f".join(seed)))
         request_id = str(uuid.uuid5(_NS, "request\x1f" + "\x1f".join(seed)))
@@ -174,10 +201,10 @@ def _build_trail(scenario: Scenario, now: datetime) -> tuple[_Trail, ...]:
         if event.key:
             resources.append(("AWS::IAM::AccessKey", event.key))
         resources.append(("AWS::IAM::User", event.user))
-        request: dict[str, Any] = {"userName": event.user}
-        if event.key and event.event != "CreateAccessKey":
+        request: dict[str, Any] | None = {"userName": event.user} if event.event != "ListUsers" else None
+        if request is not None and event.key and event.event != "CreateAccessKey":
             request["accessKeyId"] = event.key
-        if event.status and event.event == "UpdateAccessKey":
+        if request is not None and event.status and event.event == "UpdateAccessKey":
             request["status"] = event.status
         response: dict[str, Any] | None = None
         if event.event == "CreateAccessKey" and event.key:
@@ -213,7 +240,7 @@ def _build_trail(scenario: Scenario, now: datetime) -> tuple[_Trail, ...]:
             "responseElements": response,
             "requestID": request_id,
             "eventID": event_id,
-            "readOnly": False,
+            "readOnly": read_only,
             "eventType": "AwsApiCall",
             "managementEvent": True,
             "recipientAccountId": LAB_ACCOUNT_ID,
@@ -390,6 +417,12 @@ class _LabApp:
             form = read_form(environ)
             if form.get("Action") == "SimulatePrincipalPolicy":
                 return self.simulate_principal_policy(state, form)
+            if form.get("Action") == "GetAccessKeyLastUsed":
+                return self.get_access_key_last_used(state, form)
+        if service == "sts" and method == "POST":
+            form = read_form(environ)
+            if form.get("Action") == "GetAccessKeyInfo":
+                return self.get_access_key_info(state, form)
         return None
 
     # -- SES v2 -------------------------------------------------------------------------------------
@@ -646,7 +679,7 @@ class _LabApp:
                 {
                     "EventId": item.event_id,
                     "EventName": item.event.event,
-                    "ReadOnly": "false",
+                    "ReadOnly": str(item.event.event in _READ_EVENTS).lower(),
                     "AccessKeyId": item.actor_key,
                     "EventTime": _epoch(item.when),
                     "EventSource": "iam.amazonaws.com",
@@ -660,6 +693,39 @@ class _LabApp:
         if offset + max_results < len(found):
             body["NextToken"] = _encode_token(offset + max_results, "trail")
         return _json(200, body, "application/x-amz-json-1.1")
+
+    # -- IAM and STS: a key not in this account --------------------------------------------------
+
+    def get_access_key_last_used(self, state: _State, form: dict[str, str]) -> Response | None:
+        """A key this account does not hold (deleted, another account's, never made): by default 403
+        AccessDenied on the key as the resource (what real IAM is taken to answer: its API model lists no
+        error for the operation); ``iam_answers: moto`` keeps moto's 404 NoSuchEntity. Known keys: moto."""
+        from moto.iam.models import iam_backends
+
+        key_id = form.get("AccessKeyId", "")
+        known = iam_backends[LAB_ACCOUNT_ID]["global"].access_keys
+        if state.scenario.iam_answers == "moto" or key_id in known:
+            return None
+        return _iam_error(
+            403,
+            "AccessDenied",
+            f"User: {LAB_OPERATOR_ARN} is not authorized to perform: iam:GetAccessKeyLastUsed on resource: "
+            f"access key {key_id}",
+        )
+
+    def get_access_key_info(self, state: _State, form: dict[str, str]) -> Response:
+        """STS GetAccessKeyInfo: the account that owns a key id, deleted keys included (the scenario's
+        ``foreign_keys`` name other accounts' keys; every other id is this account's)."""
+        key_id = form.get("AccessKeyId", "")
+        if not key_id:
+            return _iam_error(400, "ValidationError", "1 validation error detected: AccessKeyId is required.")
+        account = state.scenario.foreign_keys.get(key_id, LAB_ACCOUNT_ID)
+        return _xml(
+            200,
+            f'<GetAccessKeyInfoResponse xmlns="{STS_XMLNS}"><GetAccessKeyInfoResult>'
+            f"<Account>{account}</Account></GetAccessKeyInfoResult><ResponseMetadata>"
+            f"<RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></GetAccessKeyInfoResponse>",
+        )
 
     # -- IAM ----------------------------------------------------------------------------------------
 
@@ -692,24 +758,9 @@ class _LabApp:
                     default.document if isinstance(default.document, dict) else json.loads(default.document)
                 )
                 policies.append((managed.name, kind, document))
-        results = []
-        for action in actions:
-            for resource in resources:
-                decision, matched = _evaluate(policies, action, resource)
-                statements = "".join(
-                    f"<member><SourcePolicyId>{escape(pid)}</SourcePolicyId>"
-                    f"<SourcePolicyType>{kind}</SourcePolicyType></member>"
-                    for pid, kind in matched
-                )
-                results.append(
-                    "<member>"
-                    f"<EvalActionName>{escape(action)}</EvalActionName>"
-                    f"<EvalResourceName>{escape(resource)}</EvalResourceName>"
-                    f"<EvalDecision>{decision}</EvalDecision>"
-                    f"<MatchedStatements>{statements}</MatchedStatements>"
-                    "<MissingContextValues/>"
-                    "</member>"
-                )
+        context = _context(form)
+        given = bool(_members(form, "ResourceArns"))
+        results = [_evaluation_result(policies, action, resources, context, given) for action in actions]
         return _xml(
             200,
             f'<SimulatePrincipalPolicyResponse xmlns="{IAM_XMLNS}"><SimulatePrincipalPolicyResult>'
@@ -719,13 +770,117 @@ class _LabApp:
         )
 
 
+_RESTRICTIVE = {"explicitDeny": 0, "implicitDeny": 1, "allowed": 2}
+_SES_IDENTITY_TEMPLATE = "arn:${Partition}:ses:${Region}:${Account}:identity/${IdentityName}"
+
+
+def _statements_xml(matched: list[tuple[str, str]]) -> str:
+    return "".join(
+        f"<member><SourcePolicyId>{escape(pid)}</SourcePolicyId>"
+        f"<SourcePolicyType>{kind}</SourcePolicyType></member>"
+        for pid, kind in dict.fromkeys(matched)
+    )
+
+
+def _keys_xml(keys: list[str]) -> str:
+    return "".join(f"<member>{escape(k)}</member>" for k in dict.fromkeys(keys))
+
+
+def _evaluation_result(
+    policies: list[tuple[str, str, Any]],
+    action: str,
+    resources: list[str],
+    context: dict[str, list[str]],
+    given: bool,
+) -> str:
+    """One EvaluationResult, as IAM answers today: one per action; with ResourceArns given, the decision
+    on each resource in ResourceSpecificResults (with its MissingContextValues), and the top-level
+    EvalDecision the most restrictive of them."""
+    per = [(resource, *_evaluate(policies, action, resource, context)) for resource in resources]
+    top = min((decision for _, decision, _, _ in per), key=_RESTRICTIVE.__getitem__)
+    matched = [m for _, _, ms, _ in per for m in ms]
+    missing = [k for _, _, _, ks in per for k in ks]
+    specific = ""
+    if given:
+        members = "".join(
+            "<member>"
+            f"<EvalResourceName>{escape(resource)}</EvalResourceName>"
+            f"<EvalResourceDecision>{decision}</EvalResourceDecision>"
+            f"<MatchedStatements>{_statements_xml(ms)}</MatchedStatements>"
+            f"<MissingContextValues>{_keys_xml(ks)}</MissingContextValues>"
+            "</member>"
+            for resource, decision, ms, ks in per
+        )
+        specific = f"<ResourceSpecificResults>{members}</ResourceSpecificResults>"
+    name = _SES_IDENTITY_TEMPLATE if given and action.lower().startswith("ses:") else "*"
+    return (
+        "<member>"
+        f"<EvalActionName>{escape(action)}</EvalActionName>"
+        f"<EvalResourceName>{escape(name)}</EvalResourceName>"
+        f"<EvalDecision>{top}</EvalDecision>"
+        f"<MatchedStatements>{_statements_xml(matched)}</MatchedStatements>"
+        f"<MissingContextValues>{'' if given else _keys_xml(missing)}</MissingContextValues>"
+        f"{specific}"
+        "</member>"
+    )
+
+
+def _context(form: dict[str, str]) -> dict[str, list[str]]:
+    """ContextEntries of a query-protocol request: key name (lower case, as IAM compares them) → values."""
+    out: dict[str, list[str]] = {}
+    index = 1
+    while f"ContextEntries.member.{index}.ContextKeyName" in form:
+        name = form[f"ContextEntries.member.{index}.ContextKeyName"].lower()
+        out[name] = _members(form, f"ContextEntries.member.{index}.ContextKeyValues")
+        index += 1
+    return out
+
+
+def _condition_holds(condition: Any, context: dict[str, list[str]], missing: list[str]) -> bool:
+    """An IAM Condition block against the context: StringEquals, StringNotEquals, StringLike,
+    StringNotLike, StringEqualsIgnoreCase, with ForAnyValue:/ForAllValues: and …IfExists. A key the
+    context lacks is added to ``missing`` and fails its test (IfExists and ForAllValues: pass)."""
+    if not isinstance(condition, dict):
+        return True
+    for operator, tests in condition.items():
+        qualifier, _, op = str(operator).rpartition(":")
+        if_exists = op.endswith("IfExists")
+        op = op.removesuffix("IfExists")
+        for key, wanted in (tests or {}).items():
+            values = context.get(str(key).lower())
+            if values is None:
+                missing.append(str(key))
+                if not (if_exists or qualifier == "ForAllValues"):
+                    return False
+                continue
+            patterns = _listify(wanted)
+            hits = [_string_test(op, value, patterns) for value in values]
+            # ForAllValues: every value; ForAnyValue (and a single-valued key): any value
+            if not (all(hits) if qualifier == "ForAllValues" else any(hits)):
+                return False
+    return True
+
+
+def _string_test(op: str, value: str, patterns: list[str]) -> bool:
+    """One value against a String… condition operator's patterns (an unknown operator never holds)."""
+    if op in ("StringLike", "StringNotLike"):
+        hit = _matches(patterns, value, case=True)
+    elif op in ("StringEquals", "StringNotEquals"):
+        hit = value in patterns
+    elif op in ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"):
+        hit = value.lower() in {p.lower() for p in patterns}
+    else:
+        return False
+    return not hit if "Not" in op else hit
+
+
 def _trail_matches(item: _Trail, key: str, value: str) -> bool:
     if key == "EventId":
         return item.event_id == value
     if key == "EventName":
         return item.event.event == value
     if key == "ReadOnly":
-        return value == "false"
+        return value == str(item.event.event in _READ_EVENTS).lower()
     if key == "Username":
         return item.username == value
     if key == "ResourceType":
@@ -750,14 +905,19 @@ def _matches(patterns: list[str], value: str, *, case: bool) -> bool:
 
 
 def _evaluate(
-    policies: list[tuple[str, str, Any]], action: str, resource: str
-) -> tuple[str, list[tuple[str, str]]]:
-    """IAM's decision for one action on one resource: an explicit deny wins, then any allow, else implicit deny.
+    policies: list[tuple[str, str, Any]],
+    action: str,
+    resource: str,
+    context: dict[str, list[str]] | None = None,
+) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """IAM's decision for one action on one resource: an explicit deny wins, then any allow, else implicit
+    deny; with the matched statements and the context keys the policies needed and were not given.
 
-    Conditions are not evaluated (a statement with a Condition is taken to apply).
+    Conditions are evaluated against ``context`` (see :func:`_condition_holds`).
     """
     allows: list[tuple[str, str]] = []
     denies: list[tuple[str, str]] = []
+    missing: list[str] = []
     for policy_id, kind, document in policies:
         statements = document.get("Statement", [])
         for statement in [statements] if isinstance(statements, dict) else statements:
@@ -769,13 +929,16 @@ def _evaluate(
                 resource_ok = _matches(_listify(statement["Resource"]), resource, case=True)
             else:
                 resource_ok = not _matches(_listify(statement.get("NotResource")), resource, case=True)
-            if action_ok and resource_ok:
-                (denies if statement.get("Effect") == "Deny" else allows).append((policy_id, kind))
+            if not (action_ok and resource_ok):
+                continue
+            if not _condition_holds(statement.get("Condition"), context or {}, missing):
+                continue
+            (denies if statement.get("Effect") == "Deny" else allows).append((policy_id, kind))
     if denies:
-        return "explicitDeny", denies
+        return "explicitDeny", denies, missing
     if allows:
-        return "allowed", allows
-    return "implicitDeny", []
+        return "allowed", allows, missing
+    return "implicitDeny", [], missing
 
 
 def _members(form: dict[str, str], name: str) -> list[str]:
@@ -843,12 +1006,14 @@ def _seed_iam(scenario: Scenario, now: datetime) -> None:
         else:
             moto_user.create_date = _naive_utc(now - timedelta(days=365))
         for policy in user.policies:
-            document = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": policy.effect, "Action": list(policy.actions), "Resource": policy.resource}
-                ],
+            statement: dict[str, Any] = {
+                "Effect": policy.effect,
+                "Action": list(policy.actions),
+                "Resource": policy.resource,
             }
+            if policy.condition:
+                statement["Condition"] = policy.condition
+            document = {"Version": "2012-10-17", "Statement": [statement]}
             backend.put_user_policy(user.name, policy.name, json.dumps(document))
         for key in user.keys:
             access_key = AccessKey(  # type: ignore[abstract]  # moto's CloudFormation base class

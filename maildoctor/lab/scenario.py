@@ -36,6 +36,8 @@ def parse_when(text: str, now: datetime) -> datetime:
 
 
 RelTime = Annotated[str, Field(pattern=_RELATIVE.pattern, description="relative to now: -3d, -2h, -15m, now")]
+KeyId = Annotated[str, Field(pattern=r"^AKIA[A-Z0-9]{16}$")]
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 
 
 class Strict(BaseModel):
@@ -93,12 +95,17 @@ class Policy(Strict):
     actions: list[str]
     resource: str = "*"
     effect: Literal["Allow", "Deny"] = "Allow"
+    condition: dict[str, dict[str, str | list[str]]] | None = Field(
+        None,
+        description="an IAM Condition block, e.g. {StringEquals: {'ses:FromAddress': 'admin@example.com'}}; "
+        "the lab evaluates StringEquals, StringLike and their ForAnyValue:/ForAllValues: forms",
+    )
 
 
 class AccessKey(Strict):
     id: Annotated[str, Field(pattern=r"^AKIA[A-Z0-9]{16}$")]
     secret: Annotated[str, Field(min_length=40, max_length=40)]
-    status: Literal["Active", "Inactive"] = "Active"
+    status: Literal["Active", "Inactive", "Expired"] = "Active"  # IAM's statusType enum
     created: RelTime = "-30d"
     last_used: RelTime | None = None
     last_used_service: str = "ses"
@@ -117,7 +124,9 @@ class Iam(Strict):
 
 class TrailEvent(Strict):
     event: Literal["CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "CreateUser", "AttachUserPolicy",
-                   "PutUserPolicy", "DeleteUser"]  # fmt: skip
+                   "PutUserPolicy", "DeleteUser",
+                   # read events (readOnly: true), as the console and scanners make them
+                   "GetUser", "ListUsers", "ListAccessKeys", "GetAccessKeyLastUsed"]  # fmt: skip
     time: RelTime
     actor: str = Field(description="the IAM user name (or role session) that made the call")
     user: str = Field(description="the IAM user acted on")
@@ -180,12 +189,42 @@ class Scenario(Strict):
     suppression: dict[str, list[Suppressed]] = Field(default_factory=dict, description="per region")
     iam: Iam = Field(default_factory=Iam)
     cloudtrail: list[TrailEvent] = Field(default_factory=list)
+    cloudtrail_read_events: int = Field(
+        0,
+        ge=0,
+        le=20000,
+        description="fill the event history with this many read events (GetUser, ListUsers, ListAccessKeys, "
+        "GetAccessKeyLastUsed by a console viewer and a scanner) about the scenario's users and keys, "
+        "spread over the 90 days, as real history holds them",
+    )
     dns: Dns = Field(default_factory=Dns)
     smtp_refuses_connections: bool = Field(
         False, description="the SMTP endpoint cannot be reached (a firewall)"
     )
+    smtp_tls: Literal["starttls", "implicit"] = Field(
+        "starttls",
+        description="how the client reaches the lab's SMTP: starttls (as SES on 587) or implicit, TLS from "
+        "the first byte (as SES on 465)",
+    )
+    faults: list[str] = Field(
+        default_factory=list, description="lab faults this scenario's world has (names as `--fault`)"
+    )
+    region_from_profile: bool = Field(
+        False,
+        description="the walk's AWS region is set only as the region of an AWS profile in an AWS config "
+        "file (AWS_CONFIG_FILE, AWS_PROFILE), with AWS_REGION and AWS_DEFAULT_REGION empty",
+    )
     inputs: dict[str, str | DerivedPassword] = Field(
         default_factory=dict, description="what the client is configured with: the inputs of a walk"
+    )
+    iam_answers: Literal["aws", "moto"] = Field(
+        "aws",
+        description="how IAM GetAccessKeyLastUsed answers for a key not in this account: aws (403 "
+        "AccessDenied on resource: access key …, as real IAM probably does) or moto (404 NoSuchEntity)",
+    )
+    foreign_keys: dict[KeyId, AccountId] = Field(
+        default_factory=dict,
+        description="access key ids of other AWS accounts -> the owning account (sts:GetAccessKeyInfo)",
     )
 
     @field_validator("account", "identities", "suppression")

@@ -19,6 +19,10 @@ Faults (``set_faults(SmtpFaults(...))``, see maildoctor.lab.faults) apply to con
 set: no greeting, a 421 greeting, dropping the connection after EHLO or at AUTH, no STARTTLS, a
 certificate from another CA, a latency per reply.
 
+A second listener (``implicit_address``) speaks TLS from the first byte, as SES does on 465 and 2465: no
+STARTTLS offered, AUTH right after EHLO. Each connection's commands (verbs only: ``EHLO``, ``STARTTLS``,
+``AUTH PLAIN``, ``QUIT``; never their data) are kept in ``dialogues``, so tests can see what was sent.
+
 The server runs its own event loop in its own thread, on a socket it binds itself (aiosmtpd's
 ``Controller(port=0)`` cannot check readiness on an ephemeral port).
 """
@@ -35,6 +39,7 @@ import ssl
 import threading
 import time
 import uuid
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -184,7 +189,8 @@ class _Handler:
     ) -> list[str]:
         session.host_name = hostname  # aiosmtpd leaves this to a 5-argument EHLO hook
         lines = [SES_HOSTNAME, "8BITMIME", f"SIZE {MAX_MESSAGE_BYTES}"]
-        if session.ssl is None and not getattr(server, "faults", SmtpFaults()).no_starttls:
+        implicit = getattr(server, "implicit", False)
+        if session.ssl is None and not implicit and not getattr(server, "faults", SmtpFaults()).no_starttls:
             lines.append("STARTTLS")
         lines += ["AUTH PLAIN LOGIN", "Ok"]
         return [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
@@ -200,25 +206,41 @@ class _Handler:
         )
 
 
+def _starttls_context(tls: LabTls, faults: SmtpFaults) -> ssl.SSLContext:
+    return tls.untrusted_context() if faults.untrusted_cert else tls.server_context()
+
+
 class _SesSmtp(SMTP):
     """aiosmtpd's SMTP with SES's replies where aiosmtpd's own differ, and connection tracking for stop()."""
 
-    def __init__(self, lab: LabSmtpServer, loop: asyncio.AbstractEventLoop, faults: SmtpFaults) -> None:
+    def __init__(
+        self, lab: LabSmtpServer, loop: asyncio.AbstractEventLoop, faults: SmtpFaults, implicit: bool = False
+    ) -> None:
         self.faults = faults  # as they were when the connection came in
+        self.implicit = implicit  # TLS from the first byte (465/2465): the transport is TLS already
+        self.commands: list[str] = []  # what the client sent, verbs only (AUTH: the mechanism, never data)
+        lab.dialogues.append(self.commands)
+        with warnings.catch_warnings():  # implicit: AUTH needs no STARTTLS, the whole session is TLS
+            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
+            self._init_smtp(lab, loop, faults, implicit)
+        self._lab = lab
+
+    def _init_smtp(
+        self, lab: LabSmtpServer, loop: asyncio.AbstractEventLoop, faults: SmtpFaults, implicit: bool
+    ) -> None:
         super().__init__(
             _Handler(lab),
             hostname=SES_HOSTNAME,
             ident=SES_IDENT,
-            tls_context=lab.tls.untrusted_context() if faults.untrusted_cert else lab.tls.server_context(),
-            require_starttls=True,
+            tls_context=None if implicit else _starttls_context(lab.tls, faults),
+            require_starttls=not implicit,
             auth_required=True,
-            auth_require_tls=True,
+            auth_require_tls=not implicit,
             authenticator=lab._authenticate,
             data_size_limit=MAX_MESSAGE_BYTES,
             timeout=60,
             loop=loop,
         )
-        self._lab = lab
 
     async def push(self, status: AnyStr) -> None:
         """Every reply, ``smtp-slow`` late (once per reply: before its last line)."""
@@ -229,12 +251,14 @@ class _SesSmtp(SMTP):
 
     @syntax("EHLO hostname")
     async def smtp_EHLO(self, hostname: str) -> None:
+        self.commands.append("EHLO")
         await super().smtp_EHLO(hostname)
         if self.faults.drop_after_ehlo and self._tls_protocol is None and self.transport is not None:
             self.transport.close()  # after the reply is written: the client sees EOF on its next command
 
     @syntax("STARTTLS", when="tls_context")
     async def smtp_STARTTLS(self, arg: str) -> None:
+        self.commands.append("STARTTLS")
         if self.faults.no_starttls:
             await self.push(TLS_NOT_AVAILABLE)
             return
@@ -242,10 +266,16 @@ class _SesSmtp(SMTP):
 
     @syntax("AUTH <mechanism>")
     async def smtp_AUTH(self, arg: str) -> None:
+        self.commands.append(f"AUTH {arg.split(' ', 1)[0].upper()}".rstrip())
         if self.faults.drop_after_auth and self.transport is not None:
             self.transport.close()  # no reply at all
             return
         await super().smtp_AUTH(arg)
+
+    @syntax("QUIT")
+    async def smtp_QUIT(self, arg: str) -> None:
+        self.commands.append("QUIT")
+        await super().smtp_QUIT(arg)
 
     async def check_auth_needed(self, caller_method: str) -> bool:
         assert self.session is not None
@@ -325,11 +355,17 @@ async def _cancel_leftovers() -> None:
 class LabSmtpServer(Service):
     """An SES-like SMTP endpoint on loopback; ``load()`` swaps the scenario while it runs."""
 
-    def __init__(self, tls: LabTls, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, tls: LabTls, *, host: str = "127.0.0.1", port: int = 0, implicit_port: int = 0
+    ) -> None:
         self.tls = tls
         self.host = host
         self.port = port
         self._requested_port = port
+        self.implicit_port = implicit_port  # a second listener: TLS from the first byte, as SES on 465/2465
+        self._requested_implicit_port = implicit_port
+        # the commands of the last few sessions, one list per connection, oldest first (verbs only)
+        self.dialogues: deque[list[str]] = deque(maxlen=KEEP_MESSAGES)
         self.scenario: Scenario | None = None
         self._messages: deque[AcceptedMessage] = deque(maxlen=KEEP_MESSAGES)
         self._connections: set[_SesSmtp | _Silent] = set()
@@ -343,6 +379,11 @@ class LabSmtpServer(Service):
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def implicit_address(self) -> str:
+        """Where the lab speaks TLS from the first byte (as SES on 465 and 2465)."""
+        return f"{self.host}:{self.implicit_port}"
 
     @property
     def messages(self) -> list[AcceptedMessage]:
@@ -362,13 +403,13 @@ class LabSmtpServer(Service):
         is not applied here: it is where clients are pointed (``Lab.env()``), since this server listens."""
         self._faults = faults
 
-    def _protocol(self, loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
+    def _protocol(self, loop: asyncio.AbstractEventLoop, implicit: bool = False) -> asyncio.Protocol:
         faults = self._faults
         if faults.no_greeting:
             return _Silent(self)
         if faults.greeting_421:
             return _Busy(self, faults)
-        return _SesSmtp(self, loop, faults)
+        return _SesSmtp(self, loop, faults, implicit=implicit)
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -378,16 +419,19 @@ class LabSmtpServer(Service):
             return
         sock = socket.create_server((self.host, self._requested_port), backlog=64)
         self.port = sock.getsockname()[1]
+        tls_sock = socket.create_server((self.host, self._requested_implicit_port), backlog=64)
+        self.implicit_port = tls_sock.getsockname()[1]
         self._ready.clear()
         self._failure = None
         self._thread = threading.Thread(
-            target=self._run, args=(sock,), name="maildoctor-lab-smtp", daemon=True
+            target=self._run, args=(sock, tls_sock), name="maildoctor-lab-smtp", daemon=True
         )
         self._thread.start()
         if not self._ready.wait(_CONNECT_TIMEOUT) or self._failure is not None:
             failure = self._failure
             self.stop()
             sock.close()
+            tls_sock.close()
             raise RuntimeError(f"the lab SMTP server did not start on {self.address}") from failure
 
     def stop(self) -> None:
@@ -401,33 +445,42 @@ class LabSmtpServer(Service):
         thread.join()
         self._thread = self._loop = self._stopping = None
 
-    def _run(self, sock: socket.socket) -> None:
+    def _run(self, sock: socket.socket, tls_sock: socket.socket) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
-            loop.run_until_complete(self._serve(loop, sock))
+            loop.run_until_complete(self._serve(loop, sock, tls_sock))
         except BaseException as exc:  # reported to start(), which is waiting
             self._failure = exc
             self._ready.set()
         finally:
             sock.close()
+            tls_sock.close()
             loop.run_until_complete(_cancel_leftovers())
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    async def _serve(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    async def _serve(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, tls_sock: socket.socket
+    ) -> None:
         self._stopping = asyncio.Event()
         server = await loop.create_server(lambda: self._protocol(loop), sock=sock)
+        # TLS from the first byte, with the lab's certificate (smtp-untrusted-cert is for STARTTLS only)
+        tls_server = await loop.create_server(
+            lambda: self._protocol(loop, implicit=True), sock=tls_sock, ssl=self.tls.server_context()
+        )
         self._ready.set()
         try:
             await self._stopping.wait()
         finally:
+            tls_server.close()
             server.close()
             for connection in list(self._connections):
                 connection.abort()
             self._connections.clear()
             await asyncio.sleep(0)  # let connection_lost callbacks run
             await server.wait_closed()
+            await tls_server.wait_closed()
 
     # --- SES behaviour -----------------------------------------------------------------------------
 

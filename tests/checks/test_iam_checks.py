@@ -18,7 +18,8 @@ from maildoctor.checks.cloudtrail import KeyHistoryFacts, RateLimit
 from maildoctor.checks.common import parse_time
 from maildoctor.checks.iam import SmtpKeyFacts
 from maildoctor.checks.registry import CheckResult, default_registry
-from maildoctor.lab.scenario import Scenario
+from maildoctor.lab.scenario import Scenario, load_scenario
+from tests.flows.test_ses_delivery import walk
 from tests.helpers import assert_json_safe
 
 OLD = "AKIAEXAMPLEOLDKEY001"
@@ -28,6 +29,11 @@ SMTP_USER = "ses-smtp-user"
 ACCOUNT = "123456789012"
 SECRET = "6N2DMWYY2PEFKCBiF4Aul0QhaTgPpshCizOEzNs4"
 OTHER_SECRET = "xodeUHFE7bsw4msohjLHuOQ+2ahnuV43KFcL5S/M"
+FOREIGN = "AKIAEXAMPLEFORGN0005"
+FOREIGN_ACCOUNT = "210987654321"
+# how the lab's IAM answers GetAccessKeyLastUsed for a key it does not hold: like AWS (403 AccessDenied on
+# the key) or like moto (404 NoSuchEntity); every key-state behaviour must hold in both
+MODES = pytest.mark.parametrize("mode", ["aws", "moto"])
 
 
 async def run(run_check: Any, name: str, **args: str | None) -> CheckResult:
@@ -107,7 +113,9 @@ def test_checks_are_registered() -> None:
     assert smtp_key.outcomes == {
         "active",
         "not-found",
+        "other-account",
         "inactive",
+        "expired",
         "temporary-key",
         "not-authorized",
         "not-a-key",
@@ -122,6 +130,8 @@ def test_checks_are_registered() -> None:
         "iam:ListAccessKeys",
         "iam:GetUser",
         "iam:SimulatePrincipalPolicy",
+        "sts:GetAccessKeyInfo",
+        "sts:GetCallerIdentity",
     }
     history = specs["cloudtrail.key_history"]
     assert history.outcomes == {"rotated", "quiet", "skipped"}
@@ -151,18 +161,160 @@ def test_checks_are_registered() -> None:
 # ------------------------------------------------------------------------------- the seed incident
 
 
-async def test_seed_incident_key_is_gone(load: Any, run_check: Any) -> None:
-    load("seed-incident")
+def in_mode(name: str, mode: str, **changes: Any) -> Scenario:
+    """A shipped scenario with the lab's IAM answering like ``mode`` (and other top-level changes)."""
+    return load_scenario(name).model_copy(update={"iam_answers": mode, **changes})
+
+
+def seed_answer(mode: str, key_id: str = OLD) -> str:
+    """What the lab's IAM answers GetAccessKeyLastUsed for a key it does not hold, in ``mode``."""
+    if mode == "moto":
+        return "NoSuchEntity"
+    return (
+        "AccessDenied: User: arn:aws:iam::123456789012:user/lab-operator is not authorized to perform: "
+        f"iam:GetAccessKeyLastUsed on resource: access key {key_id}"
+    )
+
+
+@MODES
+async def test_seed_incident_key_is_gone(load: Any, run_check: Any, mode: str) -> None:
+    load(in_mode("seed-incident", mode))
     r = await run(run_check, "iam.smtp_key", smtp_username=OLD)
     assert (r.outcome, r.status) == ("not-found", "fail")
     assert r.summary == (
-        "access key AKIAEXAMPLEOLDKEY001 does not exist in this account: deleted (a rotation?) or from "
-        "another account"
+        "access key AKIAEXAMPLEOLDKEY001 no longer exists: it is a key of this account (123456789012) that "
+        "IAM does not hold any more, so it was deleted (a rotation?)"
     )
-    assert facts(r)["key_id"] == OLD
-    assert facts(r)["user"] is None and facts(r)["status"] is None and facts(r)["current_key"] is None
-    assert [e.title for e in r.evidence] == ["IAM GetAccessKeyLastUsed AccessKeyId=AKIAEXAMPLEOLDKEY001"]
-    assert "NoSuchEntity" in evidence_text(r)
+    f = facts(r)
+    assert f["key_id"] == OLD and (f["key_account"], f["checked_account"]) == (ACCOUNT, ACCOUNT)
+    assert f["user"] is None and f["status"] is None and f["current_key"] is None
+    assert [e.title for e in r.evidence] == [
+        "IAM GetAccessKeyLastUsed AccessKeyId=AKIAEXAMPLEOLDKEY001",
+        "STS GetAccessKeyInfo AccessKeyId=AKIAEXAMPLEOLDKEY001",
+        "STS GetCallerIdentity",
+    ]
+    assert r.evidence[0].text.startswith(seed_answer(mode))
+
+
+@MODES
+def test_seed_incident_walk_is_credentials_stale_in_both_modes(
+    load: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, mode: str
+) -> None:
+    code, out = walk(load(in_mode("seed-incident", mode)), monkeypatch, tmp_path)
+    report = json.loads(out)
+    assert (code, report["diagnosis"]["code"]) == (1, "smtp-credentials-stale")
+    steps = {s["node"]: s for s in report["steps"]}
+    assert (steps["key"]["status"], steps["history-stale"]["status"]) == ("fail", "fail")
+    assert "| Username | `AKIAEXAMPLENEWKEY002` |" in report["diagnosis"]["remedy"]
+    assert "is active" not in report["diagnosis"]["remedy"]
+
+
+@MODES
+async def test_a_key_of_another_account(load: Any, run_check: Any, mode: str) -> None:
+    load(in_mode("smtp-key-other-account", mode))
+    r = await run(run_check, "iam.smtp_key", smtp_username=FOREIGN)
+    assert (r.outcome, r.status) == ("other-account", "fail")
+    assert r.summary == (
+        "access key AKIAEXAMPLEFORGN0005 belongs to another AWS account (210987654321), not the one checked "
+        "(123456789012): walk again with credentials of account 210987654321"
+    )
+    f = facts(r)
+    assert (f["key_account"], f["checked_account"], f["user"]) == (FOREIGN_ACCOUNT, ACCOUNT, None)
+    assert r.evidence[0].text.startswith(seed_answer(mode, FOREIGN))
+    assert '"Account": "210987654321"' in r.evidence[1].text
+
+
+@MODES
+def test_a_key_of_another_account_walks_to_its_remedy(
+    load: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, mode: str
+) -> None:
+    code, out = walk(load(in_mode("smtp-key-other-account", mode)), monkeypatch, tmp_path)
+    report = json.loads(out)
+    assert (code, report["diagnosis"]["code"]) == (1, "smtp-key-other-account")
+    remedy = report["diagnosis"]["remedy"]
+    assert "AWS account `210987654321`" in remedy and "checked account `123456789012`" in remedy
+    assert "--profile NAME" in remedy
+    steps = {s["node"]: s for s in report["steps"]}
+    assert "535 Authentication Credentials Invalid" in steps["login"]["summary"]  # SES's answer too
+
+
+def expired_world(mode: str) -> Scenario:
+    """smtp-key-inactive, the client's key Expired instead of Inactive."""
+    data = load_scenario("smtp-key-inactive").model_dump()
+    data["iam"]["users"][0]["keys"][0]["status"] = "Expired"
+    data |= {"name": "smtp-key-expired", "iam_answers": mode}
+    return Scenario.model_validate(data)
+
+
+@MODES
+async def test_an_expired_key_is_expired_not_deactivated(load: Any, run_check: Any, mode: str) -> None:
+    load(expired_world(mode))
+    r = await run(run_check, "iam.smtp_key", smtp_username=NEW)
+    assert (r.outcome, r.status, facts(r)["status"]) == ("expired", "fail", "Expired")
+    assert r.summary == (
+        "access key AKIAEXAMPLENEWKEY002 of ses-smtp-user is Expired: IAM no longer accepts it, so neither "
+        "does SES SMTP; ses-smtp-user's active key is now AKIAEXAMPLEROTKEY004"
+    )
+    assert "deactivated" not in r.summary
+
+
+@MODES
+def test_an_expired_key_walks_to_a_new_key(
+    load: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, mode: str
+) -> None:
+    code, out = walk(load(expired_world(mode)), monkeypatch, tmp_path)
+    report = json.loads(out)
+    assert (code, report["diagnosis"]["code"]) == (1, "smtp-key-inactive")
+    assert report["diagnosis"]["title"] == "The SMTP credentials belong to an expired access key"
+    remedy = report["diagnosis"]["remedy"]
+    assert "current active key: `AKIAEXAMPLEROTKEY004`" in remedy
+    assert "--status Active" not in remedy  # no reactivation promised for an expired key
+    steps = {s["node"]: s for s in report["steps"]}
+    assert "535 Authentication Credentials Invalid" in steps["login"]["summary"]
+
+
+@MODES
+async def test_get_access_key_info_denied_is_an_error_not_a_guess(
+    load: Any, run_check: Any, fault: Any, mode: str
+) -> None:
+    load(in_mode("seed-incident", mode))
+    fault("aws-deny:sts:GetAccessKeyInfo")
+    r = await run(run_check, "iam.smtp_key", smtp_username=OLD)
+    assert (r.outcome, r.status) == ("error", "error")
+    answered = "NoSuchEntity" if mode == "moto" else "AccessDenied on the key itself"
+    assert r.summary.startswith(
+        f"could not check: IAM answers {answered} for access key AKIAEXAMPLEOLDKEY001, so this account does "
+        "not hold it; whether it was deleted here or is another account's key is not known: "
+        "not allowed to call sts:GetAccessKeyInfo"
+    ), r.summary
+    assert facts(r)["key_account"] is None and facts(r)["checked_account"] == ACCOUNT
+
+
+async def test_denied_on_anything_but_the_key_is_an_error(load: Any, run_check: Any, fault: Any) -> None:
+    load("seed-incident")
+    fault("aws-deny:iam:GetAccessKeyLastUsed")  # "... on resource: *": a missing permission, not the key
+    r = await run(run_check, "iam.smtp_key", smtp_username=NEW)
+    assert (r.outcome, r.status) == ("error", "error")
+    assert "not allowed to call iam:GetAccessKeyLastUsed" in r.summary
+    assert [e.title for e in r.evidence] == ["IAM GetAccessKeyLastUsed AccessKeyId=AKIAEXAMPLENEWKEY002"]
+
+
+@MODES
+def test_a_key_state_error_still_reads_the_history(
+    load: Any, fault: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, mode: str
+) -> None:
+    scenario = load(in_mode("seed-incident", mode))
+    fault("aws-deny:sts:GetAccessKeyInfo")
+    code, out = walk(scenario, monkeypatch, tmp_path)
+    report = json.loads(out)
+    steps = {s["node"]: s for s in report["steps"]}
+    assert steps["key"]["status"] == "error"
+    assert steps["history-key-unread"]["status"] == "fail"  # CloudTrail establishes the deletion
+    assert (code, report["diagnosis"]["code"]) == (1, "smtp-credentials-stale")
+    remedy = report["diagnosis"]["remedy"]
+    assert "AKIAEXAMPLEOLDKEY001 was deleted 3 days ago by alice" in remedy
+    assert "active key\n   `AKIAEXAMPLENEWKEY002`" in remedy
+    assert "is active" not in remedy
 
 
 @pytest.mark.parametrize("give_user", [False, True], ids=["user-from-events", "user-given"])
@@ -205,8 +357,8 @@ async def test_seed_incident_history_is_a_rotation(load: Any, run_check: Any, gi
     assert f["bounce_after_change"] is True
     assert f["eventbridge_region"] == "us-east-1"
     text = evidence_text(r)
-    assert "CloudTrail LookupEvents ResourceName=AKIAEXAMPLEOLDKEY001 in us-east-1" in text
-    assert "CloudTrail LookupEvents ResourceName=ses-smtp-user in us-east-1" in text
+    assert "CloudTrail LookupEvents EventName=DeleteAccessKey in us-east-1" in text
+    assert "CloudTrail LookupEvents EventName=CreateAccessKey in us-east-1" in text
     assert '"accessKeyId": "AKIAEXAMPLEOLDKEY001"' in text
     assert "AKIAEXAMPLENEWKEY002  Active  created" in text
 
@@ -561,7 +713,7 @@ async def test_every_page_is_read(load: Any, run_check: Any) -> None:
     assert [e["event"] for e in f["events"]] == ["CreateAccessKey"] + ["UpdateAccessKey"] * 60
     assert [e["status"] for e in f["events"][1:]] == (["Inactive", "Active"] * 30)  # -61h … -2h
     assert f["truncated"] is False
-    assert "61 event(s) in 2 page(s)" in evidence_text(r)
+    assert "60 event(s) in 2 page(s)" in evidence_text(r)  # EventName=UpdateAccessKey
     # switched back on last: no rotation
     assert (r.outcome, r.status, f["deactivated_by"]) == ("quiet", "pass", "alice")
 

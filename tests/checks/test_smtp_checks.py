@@ -224,7 +224,8 @@ def test_declared_outcomes_and_args() -> None:
     assert (spec.required_args, spec.applies_when) == (frozenset(), ("smtp_password",))
     login = default_registry()["smtp.login"]
     assert login.outcomes == {
-        "pass", "rejected", "rejected-expected", "rejected-unexplained", "v2", "throttled", "unreachable", "skipped"
+        "pass", "rejected", "rejected-expected", "rejected-unexplained", "v2", "throttled", "busy", "unreachable",
+        "no-endpoint", "skipped",
     }  # fmt: skip
     assert login.arg_names == {"smtp_username", "smtp_password", "region", "key_state"}
     assert (login.required_args, login.applies_when) == (frozenset(), ("smtp_username", "smtp_password"))
@@ -259,7 +260,13 @@ async def test_login_all_clear(load: Any, run_check: Any) -> None:
     assert result.facts.failure == ""
     assert result.summary.startswith("235 Authentication successful — AKIAEXAMPLENEWKEY002 logged in")
     dialogue = result.evidence[0].text
-    assert "C: STARTTLS" in dialogue and "C: AUTH PLAIN (credentials not shown)" in dialogue
+    lines = dialogue.splitlines()
+    assert [line.split(" ", 2)[:2] for line in lines if line.startswith("C:")] == [
+        ["C:", "EHLO"], ["C:", "STARTTLS"], ["C:", "EHLO"], ["C:", "AUTH"], ["C:", "QUIT"]
+    ]  # fmt: skip
+    assert "C: AUTH PLAIN **** (credentials not shown)" in lines
+    assert lines[-2:] == ["C: QUIT", "S: 221 Bye"]  # QUIT really sent, and answered
+    assert (result.facts.stage, result.facts.tls_mode) == ("auth", "starttls")
     assert "S: 235 Authentication successful" in dialogue
 
 
@@ -457,3 +464,204 @@ def test_login_replies_the_lab_does_not_give(
     got = interpret_login(login, "ASIAEXAMPLETEMPKEY01", "us-east-1", key_state, 10.0)
     assert (got.outcome, got.status, got.summary) == (outcome, status, summary)
     assert got.interpretation.endswith(".")
+
+
+# --- the SMTP client, complete: every SES port's TLS mode, early replies, QUIT on the wire (issue 10) ------
+
+
+def client_lines(result: CheckResult) -> list[str]:
+    return [line for line in result.evidence[0].text.splitlines() if line.startswith("C:")]
+
+
+async def test_login_implicit_tls_235(load: Any, run_check: Any, lab: Any) -> None:
+    result, _ = await login(load, run_check, "smtp-implicit-tls")
+    assert os.environ["MAILDOCTOR_SMTP_TLS"] == "implicit"
+    assert os.environ["MAILDOCTOR_SMTP_ENDPOINT"] == lab.smtp.implicit_address
+    assert (result.outcome, result.facts.code, result.facts.tls_mode) == ("pass", 235, "implicit")
+    dialogue = result.evidence[0].text.splitlines()
+    # TLS before the first byte of SMTP: the greeting comes over TLS, and no STARTTLS is offered or sent
+    assert dialogue[1].startswith("… TLS established: TLS") and dialogue[2].startswith("S: 220 ")
+    assert [line.split()[1] for line in client_lines(result)] == ["EHLO", "AUTH", "QUIT"]
+    assert not any("STARTTLS" in line for line in dialogue)
+    assert lab.smtp.dialogues[-1] == ["EHLO", "AUTH PLAIN", "QUIT"]  # what the server received
+
+
+async def test_login_implicit_tls_535(load: Any, run_check: Any, lab: Any) -> None:
+    load("smtp-implicit-tls")
+    wrong = smtp_password_v4(CURRENT_SECRET, "eu-west-1")
+    result = await run_check("smtp.login", smtp_username=CURRENT_KEY, smtp_password=wrong, region="us-east-1",
+                             key_state="active")  # fmt: skip
+    assert (result.outcome, result.facts.reply, result.facts.stage) == ("rejected", INVALID, "auth")
+    assert wrong not in json.dumps(result.facts.model_dump()) + result.evidence[0].text
+    assert lab.smtp.dialogues[-1] == ["EHLO", "AUTH PLAIN", "QUIT"]
+
+
+async def test_quit_is_sent_after_a_refused_login(load: Any, run_check: Any, lab: Any) -> None:
+    result, _ = await login(load, run_check, "seed-incident")
+    assert result.facts.code == 535
+    assert lab.smtp.dialogues[-1] == ["EHLO", "STARTTLS", "EHLO", "AUTH PLAIN", "QUIT"]
+    assert result.evidence[0].text.splitlines()[-2:] == ["C: QUIT", "S: 221 Bye"]
+
+
+async def test_a_421_greeting_is_ses_busy_not_a_firewall(load: Any, run_check: Any, fault: Any) -> None:
+    load("all-clear")
+    fault("smtp-421")
+    inputs = load("all-clear").walk_inputs()
+    result = await run_check("smtp.login", smtp_username=CURRENT_KEY, smtp_password=inputs["smtp_password"],
+                             region="us-east-1")  # fmt: skip
+    assert (result.outcome, result.status) == ("busy", "warn")
+    assert (result.facts.code, result.facts.stage, result.facts.failure) == (421, "greeting", "")
+    assert result.facts.reply == "421 Too many concurrent SMTP connections"
+    assert "not a firewall" in result.summary and "firewall blocks" not in result.summary
+    assert "Try again in a few minutes" in result.facts.interpretation
+    assert client_lines(result) == []  # SES hung up after its greeting: nothing was sent
+    assert "S: 421 Too many concurrent SMTP connections" in result.evidence[0].text
+
+
+async def test_a_refused_starttls_is_reported_with_the_reply(
+    load: Any, run_check: Any, fault: Any, lab: Any
+) -> None:
+    inputs = load("all-clear").walk_inputs()
+    fault("smtp-no-starttls")
+    result = await run_check("smtp.login", smtp_username=CURRENT_KEY, smtp_password=inputs["smtp_password"],
+                             region="us-east-1")  # fmt: skip
+    assert (result.outcome, result.facts.failure, result.facts.stage) == (
+        "unreachable",
+        "no-starttls",
+        "starttls",
+    )
+    assert result.facts.reply == "454 TLS not available due to temporary reason"
+    assert "454 TLS not available due to temporary reason" in result.summary
+    assert "--smtp-tls implicit" in result.facts.interpretation
+    assert lab.smtp.dialogues[-1] == ["EHLO", "STARTTLS", "QUIT"]  # no AUTH in the clear
+    assert [line.split()[1] for line in client_lines(result)] == ["EHLO", "STARTTLS", "QUIT"]
+
+
+async def test_implicit_tls_against_a_starttls_port(
+    load: Any, run_check: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = load("all-clear").walk_inputs()
+    monkeypatch.setenv("MAILDOCTOR_SMTP_TLS", "implicit")
+    result = await run_check("smtp.login", smtp_username=CURRENT_KEY, smtp_password=inputs["smtp_password"],
+                             region="us-east-1")  # fmt: skip
+    assert (result.outcome, result.facts.failure, result.facts.tls_mode) == ("unreachable", "tls", "implicit")
+    assert "--smtp-tls starttls" in result.facts.interpretation
+
+
+async def test_a_region_without_an_smtp_endpoint_is_said_without_connecting(
+    load: Any, run_check: Any, monkeypatch: pytest.MonkeyPatch, lab: Any
+) -> None:
+    inputs = load("all-clear").walk_inputs()
+    monkeypatch.delenv("MAILDOCTOR_SMTP_ENDPOINT")
+    before = len(lab.smtp.dialogues), list(lab.smtp.dialogues)
+    result = await run_check("smtp.login", smtp_username=CURRENT_KEY, smtp_password=inputs["smtp_password"],
+                             region="af-south-1")  # fmt: skip
+    assert (result.outcome, result.status) == ("no-endpoint", "fail")
+    assert result.facts.endpoint == "email-smtp.af-south-1.amazonaws.com:587"
+    assert result.summary.startswith("SES has no SMTP endpoint in af-south-1")
+    assert client_lines(result) == [] and result.facts.duration_ms == 0
+    assert (len(lab.smtp.dialogues), list(lab.smtp.dialogues)) == before
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "option", "expected_mode", "expected_endpoint"),
+    [
+        (None, None, "starttls", ("email-smtp.eu-west-1.amazonaws.com", 587)),
+        (None, "implicit", "implicit", ("email-smtp.eu-west-1.amazonaws.com", 465)),
+        ("h:465", None, "implicit", ("h", 465)),
+        ("h:2465", None, "implicit", ("h", 2465)),
+        ("h:2587", None, "starttls", ("h", 2587)),
+        ("h:25", None, "starttls", ("h", 25)),
+        ("h:465", "starttls", "starttls", ("h", 465)),
+    ],
+)  # fmt: skip
+def test_tls_mode_by_port_and_option(
+    endpoint: str | None, option: str | None, expected_mode: str, expected_endpoint: tuple[str, int]
+) -> None:
+    env = {"MAILDOCTOR_SMTP_ENDPOINT": endpoint} if endpoint else {}
+    smtp = Clients(Settings.resolve(smtp_tls=option, env=env)).smtp
+    assert (smtp.tls_mode, smtp.endpoint_for("eu-west-1")) == (expected_mode, expected_endpoint)
+    from_env = Clients(Settings.resolve(env={**env, "MAILDOCTOR_SMTP_TLS": option or ""})).smtp
+    assert from_env.tls_mode == expected_mode
+
+
+def test_a_bad_tls_mode_is_one_line() -> None:
+    from maildoctor.clients.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=r"^SMTP TLS mode: 'ssl' is not starttls or implicit$"):
+        Settings.resolve(env={"MAILDOCTOR_SMTP_TLS": "ssl"})
+
+
+# --- where the region comes from -------------------------------------------------------------------------
+
+
+def test_the_profile_region_counts_when_the_environment_has_none(tmp_path: Any) -> None:
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = eu-west-1\n[profile work]\nregion = ap-southeast-2\n")
+    env = {"AWS_CONFIG_FILE": str(config)}
+    got = Settings.resolve(env=env)
+    assert (got.region, got.region_source, got.region_detail) == (
+        "eu-west-1",
+        "profile",
+        f"profile default in {config}",
+    )
+    work = Settings.resolve(env={**env, "AWS_PROFILE": "work"})
+    assert (work.region, work.region_source) == ("ap-southeast-2", "profile")
+    assert Settings.resolve(profile="work", env=env).region == "ap-southeast-2"
+    env_wins = Settings.resolve(env={**env, "AWS_DEFAULT_REGION": "us-west-2"})
+    assert (env_wins.region, env_wins.region_source, env_wins.region_detail) == (
+        "us-west-2",
+        "environment",
+        "AWS_DEFAULT_REGION",
+    )
+    assert (
+        Settings.resolve(env={**env, "AWS_REGION": "sa-east-1", "AWS_DEFAULT_REGION": "us-west-2"}).region
+        == "sa-east-1"
+    )
+    option = Settings.resolve(region="ca-central-1", env=env)
+    assert (option.region, option.region_source) == ("ca-central-1", "option")
+    nothing = Settings.resolve(env={"AWS_CONFIG_FILE": str(tmp_path / "missing")})
+    assert (nothing.region, nothing.region_source) == (None, None)
+
+
+def test_a_walk_says_the_region_came_from_the_profile(load: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from maildoctor.cli import main
+
+    scenario = load("region-from-profile")
+    assert os.environ["AWS_REGION"] == os.environ["AWS_DEFAULT_REGION"] == ""
+    inputs = scenario.walk_inputs()
+    assert inputs["region"] == ""  # no region input: only the profile in AWS_CONFIG_FILE says eu-west-1
+    monkeypatch.setenv("MAILDOCTOR_INPUT_SMTP_PASSWORD", inputs["smtp_password"])
+    args = ["run", "ses-delivery", "--format", "json", "--set", "sender=admin@example.com",
+            "--set", "pathway=smtp", "--set", f"smtp_username={CURRENT_KEY}"]  # fmt: skip
+    report = json.loads(CliRunner().invoke(main, args).stdout)
+    assert report["inputs"]["region"] == "eu-west-1"
+    assert report["region_from"]["source"] == "profile"
+    assert report["region_from"]["detail"] == f"profile default in {os.environ['AWS_CONFIG_FILE']}"
+    assert report["diagnosis"]["code"] == "all-clear"  # in us-east-1 the domain is no identity
+
+
+# --- the Gmail bounce that is not about the credentials --------------------------------------------------
+
+
+def test_gmail_no_auth_offer_is_the_endpoint_not_stale_credentials() -> None:
+    from pathlib import Path
+
+    from maildoctor.bounce import classify, parse_bounce
+
+    sample = Path(__file__).resolve().parents[3] / "shared/corpora/bounces/eml/lhost-googlegroups-15.eml"
+    if not sample.is_file():
+        pytest.skip(f"{sample} is not beside this checkout")
+    text = sample.read_text(encoding="utf-8", errors="replace")
+    bounce = parse_bounce(text)
+    triage = classify(bounce, text)
+    assert (triage.layer, triage.pathway) == ("unknown", "gmail-send-as")
+    assert "not the credentials" in triage.explanation and "stale" not in triage.explanation
+    # the same Gmail bounce quoting SES's 535 still points at the credentials
+    stale = text.replace(
+        "Unspecified Error (SENT_SECOND_EHLO): Smtp server does not advertise AUTH capability",
+        "535 Authentication Credentials Invalid",
+    )
+    assert classify(parse_bounce(stale), stale).layer == "credentials"

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from maildoctor.cli import main
+from tests.flows.test_ses_delivery import invoke_walk
 
 TIMEOUT = "1.5"  # seconds per network answer: the sweep stays short; the walk's own bound is 180 s
 BOUND = 30.0  # seconds one faulty walk may take here (throttling: every AWS call backs off once)
@@ -44,20 +45,9 @@ FAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def run_walk(scenario, tmp_path) -> tuple[int, str, str, float]:
-    args = ["run", "ses-delivery", "--format", "json", "--timeout", TIMEOUT]
-    env = {}
-    for key, value in scenario.walk_inputs().items():
-        if key in ("smtp_password", "smtp_secret_key"):
-            env[f"MAILDOCTOR_INPUT_{key.upper()}"] = value
-        elif "\n" in value:
-            path = tmp_path / f"{key}.txt"
-            path.write_text(value)
-            args += ["--set", f"{key}=@{path}"]
-        elif value:
-            args += ["--set", f"{key}={value}"]
+def run_walk(scenario, monkeypatch, tmp_path) -> tuple[int, str, str, float]:
     started = time.monotonic()
-    result = CliRunner().invoke(main, args, env=env)
+    result = invoke_walk(scenario, monkeypatch, tmp_path, "json", "--timeout", TIMEOUT)
     return result.exit_code, result.stdout, result.stderr, time.monotonic() - started
 
 
@@ -69,10 +59,10 @@ def contract_exit(report: dict) -> int:
 
 @pytest.mark.parametrize("scenario_name", ["seed-incident", "all-clear"])
 @pytest.mark.parametrize("name", list(FAULTS))
-def test_every_fault_is_survived(name, scenario_name, load, fault, state_dir, tmp_path) -> None:
+def test_every_fault_is_survived(name, scenario_name, load, fault, state_dir, tmp_path, monkeypatch) -> None:
     scenario = load(scenario_name)
     fault(name)
-    code, out, err, took = run_walk(scenario, tmp_path)
+    code, out, err, took = run_walk(scenario, monkeypatch, tmp_path)
     assert took < BOUND, f"{name}: {took:.1f}s"
     assert "Traceback" not in out + err
     report = json.loads(out)  # exactly one JSON object on stdout

@@ -7,18 +7,26 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from maildoctor.cli import main
 from maildoctor.lab import Lab
 from maildoctor.lab.scenario import Scenario, load_scenario, scenario_paths
+from tests.flows.test_read_only import policy_actions, read_only_problems
 
 
 def walk(
     scenario: Scenario, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fmt: str = "json"
 ) -> tuple[int, str]:
     """Run the walk as a user would: plain inputs with --set, the bounce from a file, the secret from the env."""
-    args = ["run", "ses-delivery", "--format", fmt]
+    result = invoke_walk(scenario, monkeypatch, tmp_path, fmt)
+    return result.exit_code, result.stdout
+
+
+def invoke_walk(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fmt: str = "json", *extra: str
+) -> Result:
+    args = ["run", "ses-delivery", "--format", fmt, *extra]
     for key, value in scenario.walk_inputs().items():
         if key == "smtp_password":
             monkeypatch.setenv("MAILDOCTOR_INPUT_SMTP_PASSWORD", value)
@@ -28,13 +36,18 @@ def walk(
             args += ["--set", f"{key}=@{path}"]
         elif value:
             args += ["--set", f"{key}={value}"]
-    result = CliRunner().invoke(main, args)
-    return result.exit_code, result.stdout
+    return CliRunner().invoke(main, args)
+
+
+WALKED: set[str] = set()  # scenarios walked below, and the AWS actions their walks made
+USED: set[str] = set()
 
 
 @pytest.mark.parametrize("name", [p.stem for p in scenario_paths()])
-def test_every_scenario_reaches_its_diagnosis(name: str, load, monkeypatch, tmp_path) -> None:
+def test_every_scenario_reaches_its_diagnosis(name: str, load, lab: Lab, monkeypatch, tmp_path) -> None:
+    """...and every AWS operation the walk made is a read on the allow-list and in `iam-policy`."""
     scenario = load(name)
+    lab.aws.clear_operations()
     code, out = walk(scenario, monkeypatch, tmp_path)
     report = json.loads(out)
     assert report["diagnosis"]["code"] == scenario.expect, [
@@ -44,6 +57,16 @@ def test_every_scenario_reaches_its_diagnosis(name: str, load, monkeypatch, tmp_
     assert report["complete"] is True
     if scenario.expect == "all-clear":
         assert report["findings"] == []
+    made = lab.aws.operations()
+    assert made and not read_only_problems(made, "ses-delivery", f"ses-delivery over {name}", USED)
+    WALKED.add(name)
+
+
+def test_every_action_of_the_policy_is_made_by_some_scenario_walk() -> None:
+    if {p.stem for p in scenario_paths()} != WALKED:
+        pytest.skip("needs every scenario walk above (run the whole file)")
+    unused = policy_actions("ses-delivery") - USED
+    assert not unused, f"in the ses-delivery policy but made by no scenario walk: {sorted(unused)}"
 
 
 def test_seed_incident_names_the_deleted_key_who_when_and_the_current_key(

@@ -532,11 +532,34 @@ def test_access_key_last_used(lab: LabAwsServer) -> None:
     assert "LastUsedDate" not in never["AccessKeyLastUsed"]
 
 
-def test_deleted_access_key_is_no_such_entity(lab: LabAwsServer) -> None:
+def test_deleted_access_key_is_access_denied_on_the_key(lab: LabAwsServer) -> None:
+    """As real IAM is taken to answer (its model lists no error for the operation): 403 on the key."""
     iam = client(lab, "iam")
+    with pytest.raises(ClientError) as exc:
+        iam.get_access_key_last_used(AccessKeyId=GONE_KEY)
+    assert error_of(exc) == (
+        403,
+        "AccessDenied",
+        "User: arn:aws:iam::123456789012:user/lab-operator is not authorized to perform: "
+        f"iam:GetAccessKeyLastUsed on resource: access key {GONE_KEY}",
+    )
+
+
+def test_deleted_access_key_is_no_such_entity_with_moto_answers(server: LabAwsServer) -> None:
+    server.load(Scenario.model_validate({**SCENARIO, "iam_answers": "moto"}), now=NOW)
+    iam = client(server, "iam")
     with pytest.raises(iam.exceptions.NoSuchEntityException) as exc:
         iam.get_access_key_last_used(AccessKeyId=GONE_KEY)
     assert error_of(exc)[1:] == ("NoSuchEntity", f"The Access Key with id {GONE_KEY} cannot be found")
+
+
+def test_access_key_info_names_the_owner_deleted_keys_included(server: LabAwsServer) -> None:
+    foreign = {"AKIAEXAMPLEFORGN0005": "210987654321"}
+    server.load(Scenario.model_validate({**SCENARIO, "foreign_keys": foreign}), now=NOW)
+    sts = client(server, "sts")
+    assert sts.get_access_key_info(AccessKeyId=GONE_KEY)["Account"] == ACCOUNT
+    assert sts.get_access_key_info(AccessKeyId=NEW_KEY)["Account"] == ACCOUNT
+    assert sts.get_access_key_info(AccessKeyId="AKIAEXAMPLEFORGN0005")["Account"] == "210987654321"
 
 
 def test_caller_identity_of_a_scenario_key(lab: LabAwsServer) -> None:

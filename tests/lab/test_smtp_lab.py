@@ -522,3 +522,58 @@ def test_stop_is_idempotent_frees_the_port_and_leaves_no_thread(tmp_path: Path) 
         pass
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+# --- TLS from the first byte (SES on 465 and 2465), and what the server received ---------------------
+
+
+def implicit_client(lab: LabSmtpServer) -> aiosmtplib.SMTP:
+    return aiosmtplib.SMTP(
+        hostname=lab.host, port=lab.implicit_port, use_tls=True, tls_context=trusting(lab.tls), timeout=5
+    )
+
+
+async def test_implicit_tls_listener_greets_over_tls_and_offers_auth_not_starttls(lab: LabSmtpServer) -> None:
+    assert lab.implicit_address == f"127.0.0.1:{lab.implicit_port}" and lab.implicit_port != lab.port
+    smtp = implicit_client(lab)
+    reply = await smtp.connect()
+    try:
+        assert reply.code == 220 and "SimpleEmailService" in reply.message
+        assert smtp.get_transport_info("ssl_object") is not None  # before any SMTP command
+        await smtp.ehlo()
+        assert not smtp.supports_extension("starttls")
+        assert smtp.supports_extension("auth")
+        ok = await smtp.auth_plain(CURRENT_KEY, smtp_password_v4(CURRENT_SECRET, "us-east-1"))
+        assert (ok.code, ok.message) == (235, AUTH_OK)
+        assert (await smtp.quit()).code == 221
+    finally:
+        smtp.close()
+    assert lab.dialogues[-1] == ["EHLO", "AUTH PLAIN", "QUIT"]
+
+
+async def test_implicit_tls_listener_refuses_bad_credentials(lab: LabSmtpServer) -> None:
+    smtp = implicit_client(lab)
+    await smtp.connect()
+    try:
+        await smtp.ehlo()
+        with pytest.raises(aiosmtplib.SMTPAuthenticationError) as refused:
+            await smtp.auth_plain(OLD_KEY, smtp_password_v4(OLD_SECRET, "us-east-1"))
+        assert (refused.value.code, refused.value.message) == (535, INVALID)
+    finally:
+        smtp.close()
+
+
+async def test_a_plain_client_on_the_implicit_port_gets_no_greeting(lab: LabSmtpServer) -> None:
+    smtp = aiosmtplib.SMTP(hostname=lab.host, port=lab.implicit_port, start_tls=False, timeout=0.5)
+    with pytest.raises(
+        (aiosmtplib.SMTPConnectTimeoutError, aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError)
+    ):
+        await smtp.connect()
+    smtp.close()
+
+
+async def test_dialogues_record_verbs_never_credentials(lab: LabSmtpServer) -> None:
+    smtp = await logged_in(lab)
+    await smtp.quit()
+    assert lab.dialogues[-1] == ["EHLO", "STARTTLS", "EHLO", "AUTH PLAIN", "QUIT"]
+    assert not any(CURRENT_KEY in c or "=" in c for c in lab.dialogues[-1])
