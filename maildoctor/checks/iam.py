@@ -90,6 +90,7 @@ class SmtpKeyArgs(Args):
         None, description="the From address, to simulate the send on its SES identities"
     )
     region: str | None = Field(None, description="the SES region of those identities (default: the client's)")
+    recipient: str | None = Field(None, description="a recipient, for policies conditioned on ses:Recipients")
 
 
 class OtherKey(Facts):
@@ -471,7 +472,9 @@ def _verdict(a: SmtpKeyAnalysis, value: str, user: str) -> SmtpKeyAnalysis:
     return a.conclude("active", "pass", summary)
 
 
-async def analyze_smtp_key(aws: AwsClient, value: str, sender: str | None, region: str) -> SmtpKeyAnalysis:
+async def analyze_smtp_key(
+    aws: AwsClient, value: str, sender: str | None, region: str, recipient: str | None = None
+) -> SmtpKeyAnalysis:
     """Whose key ``value`` is, its state among its user's keys, and whether the user may send."""
     a = SmtpKeyAnalysis(SmtpKeyFacts(key_id=value))
     if _shape(a, value):
@@ -480,7 +483,9 @@ async def analyze_smtp_key(aws: AwsClient, value: str, sender: str | None, regio
     if user is None:
         return a
     # the user's keys, and (concurrently) whether the user may send
-    listed, send = await asyncio.gather(capture(list_keys(aws, user)), _may_send(aws, user, sender, region))
+    listed, send = await asyncio.gather(
+        capture(list_keys(aws, user)), _may_send(aws, user, sender, region, recipient)
+    )
     title = f"IAM ListAccessKeys UserName={user}"
     if isinstance(listed, AwsError):
         a.evidence += [Evidence(title, f"failed: {listed}"), *send.evidence]
@@ -526,4 +531,5 @@ async def smtp_key_check(ctx: CheckContext[SmtpKeyArgs]) -> CheckResult:
     """
     aws = ctx.clients.aws
     value = ctx.args.smtp_username or ""  # present: applies_when
-    return (await analyze_smtp_key(aws, value, ctx.args.sender, ctx.args.region or aws.region)).result()
+    region = ctx.args.region or aws.region
+    return (await analyze_smtp_key(aws, value, ctx.args.sender, region, ctx.args.recipient)).result()

@@ -121,7 +121,7 @@ def test_checks_are_registered() -> None:
         "not-a-key",
         "skipped",
     }
-    assert smtp_key.arg_names == {"smtp_username", "sender", "region"}
+    assert smtp_key.arg_names == {"smtp_username", "sender", "region", "recipient"}
     assert smtp_key.required_args == frozenset()
     assert smtp_key.applies_when == ("smtp_username",)
     assert smtp_key.facts is SmtpKeyFacts
