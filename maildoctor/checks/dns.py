@@ -35,6 +35,7 @@ from maildoctor.dnsauth.spf import (
     SpfRecord,
     SpfSyntaxError,
     build_record,
+    dns_name_error,
     evaluate_spf,
     find_spf_records,
     fix_typos,
@@ -48,8 +49,9 @@ DEFAULT_REGION = "us-east-1"
 TXT_TTL = 300
 MX_TTL = 300
 DKIM_TTL = 1800
+DKIM_ZONE = "dkim.amazonses.com"  # Easy DKIM's zone when SES names no SigningHostedZone
 _FAILED = ("servfail", "timeout", "error")
-_WRONG = ("missing", "no-cname", "wrong-target")
+_WRONG = ("missing", "no-cname", "wrong-target", "no-txt", "no-key", "revoked")
 
 
 class DnsQuery(Protocol):
@@ -238,6 +240,12 @@ async def analyze_spf(dns: DnsQuery, domain: str, require_include: str | None = 
     """Look up ``domain``'s SPF record, parse it, count its lookups and work out the fix."""
     domain = normalize_domain(domain)
     require = normalize_domain(require_include) if require_include else None
+    bad_name = dns_name_error(domain)
+    if bad_name is not None:  # RFC 7208 §4.3: no record can be looked up, so the result is none
+        unasked = DnsAnswer(name=domain, rdtype="TXT", rcode="error", detail=f"not asked: {bad_name}")
+        a = SpfAnalysis(domain=domain, answer=unasked, require_include=require, outcome="missing")
+        a.problems.append(f"no SPF record can exist at {domain}: {bad_name}")
+        return a
     answer = await dns.query(domain, "TXT")
     a = SpfAnalysis(domain=domain, answer=answer, require_include=require)
     if answer.rcode in _FAILED:
@@ -555,15 +563,15 @@ class DkimRecord(Facts):
 
     token: str = Field(description="the Easy DKIM token")
     name: str = Field(description="the record's name: <token>._domainkey.<domain>")
-    expected: str = Field(description="where it must point: <token>.dkim.amazonses.com")
+    expected: str = Field(description="where it must point: <token>.<SES's signing zone>")
     found: str | None = Field(None, description="where it points, if it is a CNAME")
     status: str = Field(description="ok, missing, no-cname, wrong-target, or how the lookup failed")
     detail: str = Field(description="what was found, in words")
 
 
-def _dkim_record(domain: str, token: str, answer: DnsAnswer) -> DkimRecord:
+def _dkim_record(domain: str, token: str, answer: DnsAnswer, zone: str = DKIM_ZONE) -> DkimRecord:
     name = f"{token}._domainkey.{domain}"
-    expected = f"{token}.dkim.amazonses.com"
+    expected = f"{token}.{zone}"
     found = answer.records[0].rstrip(".") if answer.ok and answer.records else None
     if answer.ok and found is not None and found.lower() == expected.lower():
         status, detail = "ok", f"{name} → {found}"
@@ -593,6 +601,7 @@ class DkimLookup:
 
     records: list[DkimRecord]
     answers: list[DnsAnswer]
+    kind: str = "CNAME"  # TXT: your own key's record (BYODKIM)
 
     @property
     def wrong(self) -> list[DkimRecord]:
@@ -608,14 +617,17 @@ class DkimLookup:
         facts.records = list(self.records)
         facts.missing_count = len(wrong)
         facts.problems = [r.detail for r in wrong + self.failed]
-        facts.records_to_add = [zone_line(r.name, DKIM_TTL, "CNAME", r.expected + ".") for r in wrong]
+        if self.kind == "TXT":
+            facts.records_to_add = [zone_line(r.name, DKIM_TTL, "TXT", BYODKIM_RDATA) for r in wrong]
+        else:
+            facts.records_to_add = [zone_line(r.name, DKIM_TTL, "CNAME", r.expected + ".") for r in wrong]
 
     def wrong_summary(self, of: str = "") -> str:
         """'2 of 3 DKIM CNAME records[ for <of>] missing or wrong: …[; 1 could not be checked]'"""
         wrong, failed = self.wrong, self.failed
         unchecked = f"; {len(failed)} could not be checked" if failed else ""
         return (
-            f"{len(wrong)} of {len(self.records)} DKIM CNAME records{f' for {of}' if of else ''} missing or "
+            f"{len(wrong)} of {len(self.records)} DKIM {self.kind} records{f' for {of}' if of else ''} missing or "
             "wrong: " + "; ".join(r.detail for r in wrong) + unchecked
         )
 
@@ -627,17 +639,75 @@ class DkimLookup:
         return [answer_evidence(a) for a in self.answers]
 
 
-async def check_dkim_tokens(dns: DnsQuery, domain: str, tokens: list[str]) -> DkimLookup:
-    """Look up every ``<token>._domainkey.<domain>`` CNAME at once."""
+async def check_dkim_tokens(
+    dns: DnsQuery, domain: str, tokens: list[str], zone: str = DKIM_ZONE
+) -> DkimLookup:
+    """Look up every ``<token>._domainkey.<domain>`` CNAME at once; each must point to
+    ``<token>.<zone>`` (``zone``: SES's ``DkimAttributes.SigningHostedZone``)."""
+    zone = zone.strip().rstrip(".").lower() or DKIM_ZONE
     answers = await asyncio.gather(*(dns.query(f"{t}._domainkey.{domain}", "CNAME") for t in tokens))
-    records = [_dkim_record(domain, t, a) for t, a in zip(tokens, answers, strict=True)]
+    records = [_dkim_record(domain, t, a, zone) for t, a in zip(tokens, answers, strict=True)]
     return DkimLookup(records, list(answers))
+
+
+BYODKIM_RDATA = '"v=DKIM1; k=rsa; p=<your public key, base64>"'
+
+
+def _dkim_key_record(domain: str, selector: str, answer: DnsAnswer) -> DkimRecord:
+    """BYODKIM: ``<selector>._domainkey.<domain>`` must be a TXT record with the public key (p=)."""
+    name = f"{selector}._domainkey.{domain}"
+    expected = "a TXT record v=DKIM1; k=rsa; p=<your public key>"
+    if answer.ok:
+        tags = [dict(_dkim_tags(r)) for r in answer.records]
+        keys = [t for t in tags if "p" in t]
+        found = answer.records[0] if answer.records else None
+        if any(t["p"] for t in keys):
+            status, detail = "ok", f"{name} has a DKIM public key"
+        elif keys:
+            status, detail = "revoked", f"{name} has an empty p= (a revoked key)"
+        else:
+            status, detail = "no-key", f"{name} has a TXT record but no DKIM key (p=): {excerpt_txt(found)}"
+    elif answer.rcode == "nxdomain":
+        found, status, detail = None, "missing", f"{name} does not exist (NXDOMAIN)"
+    elif answer.rcode == "noanswer":
+        found, status, detail = None, "no-txt", f"{name} exists but has no TXT record"
+    else:
+        found, status = None, answer.rcode
+        detail = f"the TXT lookup for {name} got {rcode_phrase(answer)}"
+    return DkimRecord(token=selector, name=name, expected=expected, found=found, status=status, detail=detail)
+
+
+def _dkim_tags(text: str) -> list[tuple[str, str]]:
+    """RFC 6376 3.2 tag list: 'v=DKIM1; k=rsa; p=MIIB…' -> [('v', 'DKIM1'), …] (whitespace in values dropped)."""
+    out = []
+    for part in text.split(";"):
+        if "=" in part:
+            key, value = part.split("=", 1)
+            out.append((key.strip(), "".join(value.split())))
+    return out
+
+
+def excerpt_txt(text: str | None, limit: int = 60) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def check_dkim_keys(dns: DnsQuery, domain: str, selectors: list[str]) -> DkimLookup:
+    """BYODKIM: look up every ``<selector>._domainkey.<domain>`` TXT record (the public key) at once."""
+    answers = await asyncio.gather(*(dns.query(f"{s}._domainkey.{domain}", "TXT") for s in selectors))
+    records = [_dkim_key_record(domain, s, a) for s, a in zip(selectors, answers, strict=True)]
+    return DkimLookup(records, list(answers), kind="TXT")
 
 
 class DkimArgs(Args):
     domain: str = Field(description="the domain the Easy DKIM tokens are for")
     tokens: str | list[str] | None = Field(
         None, description="the Easy DKIM tokens (comma or space separated)"
+    )
+    zone: str = Field(
+        DKIM_ZONE,
+        description="the zone the CNAMEs point into: SES's SigningHostedZone (dkim.<region>.amazonses.com "
+        "in regions with their own DKIM zone)",
     )
 
 
@@ -649,20 +719,21 @@ class DkimArgs(Args):
     applies_when=("tokens",),
 )
 async def dkim_check(ctx: CheckContext[DkimArgs]) -> CheckResult:
-    """Each Easy DKIM token has its CNAME to <token>.dkim.amazonses.com."""
+    """Each Easy DKIM token has its CNAME to <token>.<zone> (dkim.amazonses.com unless given)."""
     domain = normalize_domain(ctx.args.domain)
     tokens = parse_tokens(ctx.args.tokens)
+    zone = ctx.args.zone.strip().rstrip(".").lower() or DKIM_ZONE
     facts = DkimFacts(domain=domain, tokens=tokens)
     if not tokens:  # given, but only separators
         return CheckResult("skipped", "skipped", "no Easy DKIM tokens given: DKIM CNAMEs not checked", facts)
-    found = await check_dkim_tokens(ctx.clients.dns, domain, tokens)
+    found = await check_dkim_tokens(ctx.clients.dns, domain, tokens, zone)
     found.fill(facts)
     evidence = found.evidence()
     if found.wrong:
         return CheckResult("missing", "fail", found.wrong_summary(), facts, evidence)
     if found.failed:
         return could_not_check(found.failure(), facts, evidence)
-    summary = f"all {len(found.records)} DKIM CNAME records for {domain} point to amazonses.com"
+    summary = f"all {len(found.records)} DKIM CNAME records for {domain} point to {zone}"
     return CheckResult("pass", "pass", summary, facts, evidence)
 
 

@@ -21,6 +21,7 @@ from pydantic import Field
 
 from maildoctor.checks.common import Analysis, capture, excerpt, jsonable, utc_now
 from maildoctor.checks.dns import (
+    DKIM_ZONE,
     DkimFacts,
     DkimLookup,
     DnsQuery,
@@ -28,6 +29,7 @@ from maildoctor.checks.dns import (
     MailFromRecords,
     analyze_dmarc,
     analyze_mail_from,
+    check_dkim_keys,
     check_dkim_tokens,
 )
 from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, check
@@ -659,7 +661,17 @@ class SesDkimFacts(DkimFacts):
     identity: str | None = Field(None, description="the domain identity that covers the domain")
     status: str | None = Field(None, description="the identity's DKIM status (SUCCESS, PENDING, FAILED …)")
     signing_enabled: bool | None = Field(None, description="whether SES signs its mail with DKIM")
-    origin: str | None = Field(None, description="AWS_SES (Easy DKIM) or EXTERNAL (your own key, BYODKIM)")
+    origin: str | None = Field(
+        None,
+        description="AWS_SES (Easy DKIM), EXTERNAL (your own key, BYODKIM) or AWS_SES_<REGION> (Deterministic "
+        "Easy DKIM: replicated from a parent identity in that region)",
+    )
+    signing_hosted_zone: str | None = Field(
+        None, description="the zone the Easy DKIM CNAMEs point into (SES's SigningHostedZone)"
+    )
+    parent_region: str | None = Field(
+        None, description="Deterministic Easy DKIM: the region of the parent identity whose records are used"
+    )
 
 
 @check(
@@ -692,12 +704,20 @@ async def analyze_dkim(aws: AwsClient, dns: DnsQuery, region: str, domain: str) 
     f.origin = dkim.get("SigningAttributesOrigin") or "AWS_SES"
     f.tokens = [str(t) for t in dkim.get("Tokens") or []]
     if f.origin == "EXTERNAL":
-        return _byodkim_verdict(a)
+        # BYODKIM: Tokens holds the selector; the record is a TXT with the public key, no CNAMEs
+        if not f.tokens:
+            return _byodkim_verdict(a)
+        keys = await check_dkim_keys(dns, identity.name, f.tokens)
+        a.evidence += keys.evidence()
+        return _byodkim_verdict(a, keys)
+    if f.origin.startswith("AWS_SES_"):  # DEED: the parent's tokens and records, published once
+        f.parent_region = f.origin.removeprefix("AWS_SES_").lower().replace("_", "-")
+    f.signing_hosted_zone = str(dkim.get("SigningHostedZone") or DKIM_ZONE).rstrip(".").lower()
     if not f.tokens:
         f.problems = [f"no Easy DKIM tokens for {f.identity} (DKIM status {f.status})"]
         summary = f"DKIM is not set up for {f.identity}{_via(f)} (no Easy DKIM tokens, status {f.status})"
         return a.conclude("not-enabled", "warn", summary if f.signing_enabled else _not_signing(f))
-    found = await check_dkim_tokens(dns, identity.name, f.tokens)
+    found = await check_dkim_tokens(dns, identity.name, f.tokens, f.signing_hosted_zone)
     a.evidence += found.evidence()
     return _easy_dkim_verdict(a, found)
 
@@ -713,12 +733,21 @@ def _not_signing(f: SesDkimFacts) -> str:
     )
 
 
-def _byodkim_verdict(a: Analysis[SesDkimFacts]) -> Analysis[SesDkimFacts]:
+def _byodkim_verdict(a: Analysis[SesDkimFacts], keys: DkimLookup | None = None) -> Analysis[SesDkimFacts]:
     f = a.facts
     note = (
         f"{f.identity} uses your own DKIM key (BYODKIM): its record is the TXT record at "
-        f"<your selector>._domainkey.{f.identity}, not checked here"
+        f"<your selector>._domainkey.{f.identity}, not checked here (SES named no selector)"
     )
+    if keys is not None:
+        keys.fill(f)
+        if keys.wrong:
+            summary = keys.wrong_summary(f.identity or "") + f" (BYODKIM; SES reports DKIM status {f.status})"
+            return a.conclude("records-missing", "fail", summary)
+        if keys.failed:
+            return a.could_not_check(keys.failure())
+        names = ", ".join(r.name for r in keys.records)
+        note = f"{f.identity} uses your own DKIM key (BYODKIM): the public key is published at {names}"
     if f.status != "SUCCESS":
         f.problems = [f"DKIM status {f.status}"]
         return a.conclude(
@@ -738,6 +767,11 @@ def _easy_dkim_verdict(a: Analysis[SesDkimFacts], found: DkimLookup) -> Analysis
         f.problems.append("DKIM signing is disabled (SigningEnabled false)")
     if found.wrong:
         summary = found.wrong_summary(f.identity or "") + f" (SES reports DKIM status {f.status})"
+        if f.parent_region:
+            summary += (
+                f"; the identity is replicated from {f.parent_region} (Deterministic Easy DKIM): these are "
+                "the parent identity's records"
+            )
         return a.conclude("records-missing", "fail", summary)
     if found.failed:
         return a.could_not_check(found.failure())

@@ -1,9 +1,19 @@
-"""DMARC records (RFC 7489 §6.3-6.4, ``np`` from RFC 9091): parse, validate, and work out the policy.
+"""DMARC records (RFC 7489 §6.3-6.4, ``np`` from RFC 9091, ``psd``/``t`` from DMARCbis, RFC 9989):
+parse, validate, and work out the policy.
 
-``parse_dmarc`` never raises: it returns a :class:`DmarcRecord` with ``errors`` (the record is broken)
-and ``warnings`` (it works, but probably not as meant). Stricter than RFC 7489 on one point, on
-purpose: an unknown tag is an error (RFC 7489 says to ignore it), because in practice it is a typo
-(``rau=``) that silently disables what the owner meant to turn on.
+``parse_dmarc`` never raises: it returns a :class:`DmarcRecord` with ``errors`` (receivers refuse the
+record: no ``v=DMARC1`` first, no usable ``p``, a bad value in a tag that still means something) and
+``warnings`` (it applies, but probably not as meant). Where the RFCs differ:
+
+- ``pct``, ``rf`` and ``ri`` with a bad value only warn: DMARCbis removed them, and RFC 7489 §6.3 says
+  a syntax error in the rest of the record is discarded in favour of the default. The warning says
+  that strict RFC 7489 parsers (OpenDMARC) refuse the whole record.
+- A part that is not ``tag=value`` (``fo:0``, common in real records) and an unknown tag are ignored
+  with a warning (RFC 7489 §6.3, DMARCbis), except, on purpose, an unknown tag that is a near miss of a
+  known one (``rau=``): that is a typo that silently disables what the owner meant, so it is an error.
+- No ``p`` but a usable ``rua``: receivers act as ``p=none`` (RFC 7489 §6.6.3, DMARCbis), a warning.
+- ``rua``/``ruf``: a string that is not a URI at all is an error (as checkdmarc); a URI receivers will
+  not send to (not ``mailto:``, or no address) only warns (RFC 7489: any URI may be given).
 """
 
 from __future__ import annotations
@@ -15,12 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 POLICIES = ("none", "quarantine", "reject")
-KNOWN_TAGS = ("v", "p", "sp", "np", "pct", "adkim", "aspf", "fo", "rf", "ri", "rua", "ruf")
+KNOWN_TAGS = ("v", "p", "sp", "np", "pct", "adkim", "aspf", "fo", "rf", "ri", "rua", "ruf", "psd", "t")
+REMOVED_IN_DMARCBIS = ("pct", "rf", "ri")
 FO_VALUES = ("0", "1", "d", "s")
 RF_VALUES = ("afrf",)
 
 _TAG_RE = re.compile(r"([A-Za-z][A-Za-z0-9]*)\s*=\s*(.*)", re.DOTALL)
-_VERSION_RE = re.compile(r"\s*v\s*=\s*DMARC1\s*(;|\Z)", re.IGNORECASE)
+_VERSION_RE = re.compile(r"\s*v\s*=\s*DMARC1\s*\\?(;|\Z)", re.IGNORECASE)  # \; reported, not skipped
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")  # RFC 3986 scheme ":" something
+_COLON_TAG_RE = re.compile(r"([A-Za-z]+)\s*[:-]\s*(\S.*)")  # fo:0, sp-none
 _MAILTO_RE = re.compile(
     r"mailto:(?P<local>[^@\s,;!]+)@(?P<domain>[^@\s,;!]+\.[^@\s,;!.]+)(?:!(?P<size>\d+[kmgtKMGT]?))?",
     re.IGNORECASE,
@@ -56,7 +69,15 @@ class DmarcRecord:
 
     @property
     def policy(self) -> str | None:
-        return self._choice("p", POLICIES)
+        """``p``; ``none`` when ``p`` is absent but ``rua`` has a usable address (RFC 7489 §6.6.3)."""
+        chosen = self._choice("p", POLICIES)
+        if chosen is None and "p" not in self.tags and self.has_usable_rua:
+            return "none"
+        return chosen
+
+    @property
+    def has_usable_rua(self) -> bool:
+        return any(_MAILTO_RE.fullmatch(uri) for uri in self.rua)
 
     @property
     def subdomain_policy(self) -> str | None:
@@ -136,15 +157,66 @@ def _uri_list(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def _check_uris(tag: str, value: str, errors: list[str]) -> None:  # appends to errors
-    uris = value.split(",")
-    for uri in (u.strip() for u in uris):
+def _check_uris(tag: str, value: str, errors: list[str], warnings: list[str]) -> None:
+    for uri in (u.strip() for u in value.split(",")):
         if not uri:
             errors.append(f"'{tag}' has an empty URI in {value!r}")
-        elif not uri.lower().startswith("mailto:"):
+        elif not _SCHEME_RE.fullmatch(uri):
             errors.append(f"'{tag}' URI {uri!r} is not a mailto: URI")
+        elif not uri.lower().startswith("mailto:"):
+            warnings.append(
+                f"'{tag}' URI {uri!r} is not a mailto: URI: receivers send reports only to mailto:, so none "
+                "come there"
+            )
         elif not _MAILTO_RE.fullmatch(uri):
-            errors.append(f"'{tag}' URI {uri!r} is not a valid mailto: address (optional !size suffix)")
+            warnings.append(
+                f"'{tag}' URI {uri!r} is not a valid mailto: address (optional !size suffix): receivers "
+                "send no reports there"
+            )
+
+
+_CHOICES: dict[str, tuple[tuple[str, ...], str]] = {
+    "p": (POLICIES, "none, quarantine or reject"),
+    "sp": (POLICIES, "none, quarantine or reject"),
+    "np": (POLICIES, "none, quarantine or reject"),
+    "adkim": (("r", "s"), "r (relaxed) or s (strict)"),
+    "aspf": (("r", "s"), "r (relaxed) or s (strict)"),
+    "psd": (("y", "n", "u"), "y, n or u"),
+    "t": (("y", "n"), "y or n"),
+}
+
+
+def _check_value(name: str, value: str) -> str | None:
+    """What is wrong with a known tag's (non-empty) value, or None."""
+    if name in _CHOICES:
+        allowed, said = _CHOICES[name]
+        ok = value.lower() in allowed
+        return None if ok else f"'{name}' must be {said} (found {value!r})"
+    if name == "pct":
+        ok = bool(_DIGITS_RE.fullmatch(value)) and int(value) <= 100
+        return None if ok else f"'pct' must be an integer from 0 to 100 (found {value!r})"
+    if name == "fo":
+        ok = all(v.strip().lower() in FO_VALUES for v in value.split(":"))
+        return None if ok else f"'fo' must be a colon-separated list of 0, 1, d, s (found {value!r})"
+    if name == "rf":
+        ok = all(v.strip().lower() in RF_VALUES for v in value.split(":"))
+        return (
+            None if ok else f"'rf' must be afrf (a colon-separated list of report formats; found {value!r})"
+        )
+    if name == "ri":
+        ok = bool(_DIGITS_RE.fullmatch(value))
+        return None if ok else f"'ri' must be a non-negative integer of seconds (found {value!r})"
+    return None
+
+
+def _not_a_tag(part: str) -> str:
+    m = _COLON_TAG_RE.fullmatch(part)
+    hint = (
+        f" (did you mean '{m.group(1).lower()}={m.group(2)}'?)"
+        if m and m.group(1).lower() in KNOWN_TAGS
+        else ""
+    )
+    return f"{part!r} is not a tag=value pair{hint}: receivers ignore it"
 
 
 def parse_dmarc(text: str) -> DmarcRecord:
@@ -159,7 +231,7 @@ def parse_dmarc(text: str) -> DmarcRecord:
     for index, part in enumerate(parts):
         m = _TAG_RE.fullmatch(part)
         if m is None:
-            errors.append(f"{part!r} is not a tag=value pair")
+            (errors if index == 0 else warnings).append(_not_a_tag(part))
             continue
         raw_name, value = m.group(1), m.group(2).strip()
         name = raw_name.lower()
@@ -171,8 +243,10 @@ def parse_dmarc(text: str) -> DmarcRecord:
         if name not in KNOWN_TAGS:
             anagram = [t for t in KNOWN_TAGS if sorted(t) == sorted(name)]
             close = anagram or difflib.get_close_matches(name, KNOWN_TAGS, n=1, cutoff=0.6)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            errors.append(f"unknown tag '{name}'{hint}")
+            if close:  # a typo: what the owner meant is silently off
+                errors.append(f"unknown tag '{name}' (did you mean '{close[0]}'?)")
+            else:
+                warnings.append(f"unknown tag '{name}': receivers ignore it")
             record.bad_tags.append(name)
             tags[name] = value
             continue
@@ -181,45 +255,44 @@ def parse_dmarc(text: str) -> DmarcRecord:
             if index != 0:
                 errors.append("'v' must be the first tag")
             elif value != "DMARC1":
-                errors.append(f"'v' must be exactly 'DMARC1' (found {value!r})")
-            continue
-        if not value:
-            errors.append(f"'{name}' has an empty value")
-            record.bad_tags.append(name)
-            continue
-        before = len(errors)
-        if name in ("p", "sp", "np"):
-            if value.lower() not in POLICIES:
-                errors.append(f"'{name}' must be none, quarantine or reject (found {value!r})")
-        elif name == "pct":
-            if not _DIGITS_RE.fullmatch(value) or int(value) > 100:
-                errors.append(f"'pct' must be an integer from 0 to 100 (found {value!r})")
-        elif name in ("adkim", "aspf"):
-            if value.lower() not in ("r", "s"):
-                errors.append(f"'{name}' must be r (relaxed) or s (strict) (found {value!r})")
-        elif name == "fo":
-            items = [v.strip().lower() for v in value.split(":")]
-            if not all(v in FO_VALUES for v in items):
-                errors.append(f"'fo' must be a colon-separated list of 0, 1, d, s (found {value!r})")
-        elif name == "rf":
-            items = [v.strip().lower() for v in value.split(":")]
-            if not all(v in RF_VALUES for v in items):
-                errors.append(
-                    f"'rf' must be afrf (a colon-separated list of report formats; found {value!r})"
+                leak = (
+                    " (a zone-file escape '\\;' ended up in the record: write ';')"
+                    if value == "DMARC1\\"
+                    else ""
                 )
-        elif name == "ri":
-            if not _DIGITS_RE.fullmatch(value):
-                errors.append(f"'ri' must be a non-negative integer of seconds (found {value!r})")
-        elif name in ("rua", "ruf"):
-            _check_uris(name, value, errors)
-        if len(errors) > before:
-            record.bad_tags.append(name)
+                errors.append(f"'v' must be exactly 'DMARC1' (found {value!r}){leak}")
+            continue
+        problem = f"'{name}' has an empty value" if not value else None
+        if name in ("rua", "ruf") and value:
+            before = len(errors)
+            _check_uris(name, value, errors, warnings)
+            if len(errors) > before:
+                record.bad_tags.append(name)
+            continue
+        problem = problem or _check_value(name, value)
+        if problem is None:
+            continue
+        record.bad_tags.append(name)
+        if name in REMOVED_IN_DMARCBIS:
+            warnings.append(
+                f"{problem}: receivers ignore it (DMARCbis removed '{name}'; RFC 7489 says to use the "
+                "default), but strict RFC 7489 parsers such as OpenDMARC refuse the whole record"
+            )
+        else:
+            errors.append(problem)
     if "v" not in tags and not any("'v=DMARC1'" in e for e in errors):
         errors.append("the record must start with 'v=DMARC1'")
     if "p" not in tags:
-        errors.append("required tag 'p' is missing (none, quarantine or reject)")
-    if not errors:
-        if record.policy == "none":
+        if record.has_usable_rua:
+            warnings.append(
+                "required tag 'p' is missing: receivers act as if p=none (RFC 7489 §6.6.3), so they only report"
+            )
+        else:
+            errors.append("required tag 'p' is missing (none, quarantine or reject)")
+    if errors:
+        warnings.clear()
+    else:
+        if "p" in tags and record.policy == "none":
             warnings.append("p=none: receivers only report; nothing is quarantined or rejected")
         if record.pct < 100:
             warnings.append(f"pct={record.pct}: the policy applies to only {record.pct}% of failing mail")

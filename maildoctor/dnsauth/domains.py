@@ -9,11 +9,12 @@ from publicsuffixlist import PublicSuffixList
 
 
 def normalize_domain(name: str) -> str:
-    """Lower-case, no surrounding space, no trailing dot; ``user@example.com`` gives ``example.com``."""
+    """Lower-case, no surrounding space, no leading or trailing dots (``.mac.com.`` is ``mac.com``, as
+    OpenDMARC's alignment tests have it); ``user@example.com`` gives ``example.com``."""
     text = name.strip()
     if "@" in text:
         text = text.rsplit("@", 1)[1]
-    return text.strip().rstrip(".").lower()
+    return text.strip().strip(".").lower()
 
 
 @cache

@@ -132,6 +132,10 @@ _IP4_RE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _CIDR_RE = re.compile(r"0|[1-9]\d*")
 _TOPLABEL_RE = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*|[A-Za-z0-9]+-[A-Za-z0-9\-]*[A-Za-z0-9]")
 _MACRO_LETTERS = frozenset("slodiphcrtv")
+_EXP_ONLY_MACRO_LETTERS = frozenset("crt")  # RFC 7208 §7.1: only in explanation text, never in a record
+_NOT_SP_WHITESPACE_RE = re.compile(r"[^\S ]")  # TAB, CR, LF, ...: only SP separates terms (§4.6.1)
+MAX_LABEL = 63  # RFC 1035 §2.3.4
+MAX_NAME = 253  # RFC 1035 §2.3.4: 255 octets on the wire, 253 characters in text
 _MACRO_DELIMITERS = frozenset(".-+,/_=")
 _MACRO_EXPAND_RE = re.compile(r"%\{([A-Za-z])(\d*)([rR]?)([.\-+,/_=]*)\}")
 
@@ -162,11 +166,33 @@ def _macro_string_error(value: str) -> str | None:
                 return f"bad macro at {value[i : i + 12]!r} (expected %{{letter...}}, %%, %_ or %-)"
             if m.group(1).lower() not in _MACRO_LETTERS:
                 return f"unknown macro letter {m.group(1)!r} in {m.group(0)!r}"
+            if m.group(1).lower() in _EXP_ONLY_MACRO_LETTERS:
+                return (
+                    f"macro {m.group(0)!r} is allowed only in explanation text, not in a record "
+                    "(RFC 7208 §7.1)"
+                )
             i = m.end()
             continue
         if not 0x21 <= ord(ch) <= 0x7E:
             return f"character {ch!r} is not allowed"
         i += 1
+    return None
+
+
+def dns_name_error(name: str) -> str | None:
+    """Why no DNS query can be made for ``name`` (an empty label, a label over 63 or a name over 253
+    characters, RFC 1035 §2.3.4), or None. A trailing dot is allowed."""
+    body = name[:-1] if name.endswith(".") else name
+    if not body:
+        return "the name is empty"
+    labels = body.split(".")
+    if any(label == "" for label in labels):
+        return f"{name!r} has an empty label"
+    long_label = next((label for label in labels if len(label) > MAX_LABEL), None)
+    if long_label is not None:
+        return f"{name!r} has a label of {len(long_label)} characters (at most {MAX_LABEL}, RFC 1035)"
+    if len(body) > MAX_NAME:
+        return f"{name!r} is {len(body)} characters long (at most {MAX_NAME}, RFC 1035)"
     return None
 
 
@@ -187,8 +213,8 @@ def _domain_spec_error(spec: str) -> str | None:
     head, dot, toplabel = body.rpartition(".")
     if not dot or not head or not _TOPLABEL_RE.fullmatch(toplabel):
         return f"{spec!r} is not a fully qualified domain name"
-    if "%" not in spec and any(label == "" for label in body.split(".")):
-        return f"{spec!r} has an empty label"
+    if "%" not in spec:
+        return dns_name_error(spec)
     return None
 
 
@@ -289,7 +315,7 @@ def parse_spf(text: str) -> SpfRecord:
     """Parse an SPF record (RFC 7208 §4.5, §5, §6, §12). Raises SpfSyntaxError naming every bad term."""
     if not isinstance(text, str):
         raise SpfSyntaxError([f"an SPF record is text, not {type(text).__name__}"])
-    tokens = text.split()
+    tokens = [t for t in text.split(" ") if t]  # RFC 7208 §4.6.1: terms are separated by SP alone
     if not tokens or tokens[0].lower() != "v=spf1":
         shown = tokens[0] if tokens else ""
         raise SpfSyntaxError([f"the record must start with 'v=spf1' (found {shown!r})"])
@@ -298,6 +324,13 @@ def parse_spf(text: str) -> SpfRecord:
     terms: list[Term] = []
     seen_modifiers: set[str] = set()
     for token in tokens[1:]:
+        other_space = _NOT_SP_WHITESPACE_RE.search(token)
+        if other_space:
+            errors.append(
+                f"term {token!r} contains {other_space.group(0)!r}: only spaces separate terms "
+                "(RFC 7208 §4.6.1)"
+            )
+            continue
         modifier = _MODIFIER_RE.fullmatch(token)
         if modifier:
             name, value = modifier.group(1).lower(), modifier.group(2)
@@ -568,6 +601,8 @@ class _Walker:
             if not m.counts_lookup or m.has_macro or m.name == "ptr":
                 continue
             name = (m.domain_spec or domain).rstrip(".").lower()
+            if dns_name_error(name):
+                continue
             if m.name == "a":
                 targets += [(name, "A"), (name, "AAAA")]
             elif m.name == "mx":
@@ -577,7 +612,12 @@ class _Walker:
             else:
                 targets.append((name, "TXT"))
         redirect = record.redirect
-        if redirect is not None and record.all is None and not redirect.has_macro:
+        if (
+            redirect is not None
+            and record.all is None
+            and not redirect.has_macro
+            and not dns_name_error(redirect.value)
+        ):
             targets.append((redirect.value.rstrip(".").lower(), "TXT"))
         return targets
 
@@ -605,6 +645,16 @@ class _Walker:
                 self.ev.dead_terms.append(step.term)
         else:
             self.ev.blocking_permerrors += 1
+
+    def _unbuildable(self, step: LookupStep, target: str) -> bool:
+        """A name no DNS query can be made for is a permanent error, not a failed lookup."""
+        err = dns_name_error(target)
+        if err is None:
+            return False
+        step.note = "not a name DNS can look up"
+        self._permerror(step, f"'{step.term}' in {step.domain}: {err}")
+        self._add(step)
+        return True
 
     def _note_answer(self, step: LookupStep, answer: DnsAnswer) -> bool:
         """Record the DNS outcome on the step; True when the evaluation can go on with it."""
@@ -685,6 +735,8 @@ class _Walker:
             return
         target = (m.domain_spec or domain).rstrip(".").lower()
         step.target = target
+        if self._unbuildable(step, target):
+            return
         if m.name == "a":
             a, aaaa = await asyncio.gather(self.query(target, "A"), self.query(target, "AAAA"))
             # Void only when the name has no address of either family; a failure of either is a temperror.
@@ -723,6 +775,8 @@ class _Walker:
             return
         target = spec.rstrip(".").lower()
         step.target = target
+        if self._unbuildable(step, target):
+            return
         self.ev.include_domains.append(target)
         if target in chain:
             step.note = "loop"

@@ -498,6 +498,15 @@ class _LabApp:
             "Tokens": list(dkim.tokens),
             "SigningAttributesOrigin": dkim.origin,
         }
+        if dkim.origin != "EXTERNAL":
+            # the zone the CNAMEs point into; a DEED replica uses its parent's records (lab assumption)
+            home = region
+            if dkim.origin.startswith("AWS_SES_"):
+                home = dkim.origin.removeprefix("AWS_SES_").lower().replace("_", "-")
+            # regions with their own DKIM zone (ses-facts.md); the rest use the global one
+            own = ("af-south-1", "ap-northeast-3", "ap-south-2", "ap-southeast-3", "ca-west-1",
+                   "eu-central-2", "eu-south-1", "il-central-1", "me-central-1")  # fmt: skip
+            out["SigningHostedZone"] = f"dkim.{home}.amazonses.com" if home in own else "dkim.amazonses.com"
         if dkim.origin == "AWS_SES":
             out["NextSigningKeyLength"] = "RSA_2048_BIT"
             out["CurrentSigningKeyLength"] = "RSA_2048_BIT"

@@ -60,7 +60,8 @@ class Dkim(Strict):
     signing_enabled: bool = True
     status: Literal["PENDING", "SUCCESS", "FAILED", "TEMPORARY_FAILURE", "NOT_STARTED"] = "SUCCESS"
     tokens: list[str] = Field(default_factory=list)
-    origin: Literal["AWS_SES", "EXTERNAL"] = "AWS_SES"
+    # AWS_SES_<REGION>: Deterministic Easy DKIM, replicated from a parent identity in that region
+    origin: str = Field("AWS_SES", pattern=r"^(AWS_SES|EXTERNAL|AWS_SES_[A-Z]{2}(_[A-Z]+)+_[0-9])$")
 
 
 class MailFrom(Strict):

@@ -72,6 +72,9 @@ mail.example.co.uk.          MX 10 feedback-smtp.eu-west-2.amazonses.com.
 ; ---- DKIM: one right, one absent, one pointing elsewhere
 toka._domainkey.dkim.example.net.   CNAME toka.dkim.amazonses.com.
 tokc._domainkey.dkim.example.net.   CNAME tokc.dkim.example.org.
+; a domain sending from af-south-1 (its own DKIM zone): one right, one to the old global zone
+tokr1._domainkey.za.example.net.    CNAME tokr1.dkim.af-south-1.amazonses.com.
+tokr2._domainkey.za.example.net.    CNAME tokr2.dkim.amazonses.com.
 
 ; ---- MAIL FROM
 bounce.example.net.     TXT "v=spf1 include:amazonses.com ~all"
@@ -433,7 +436,7 @@ async def test_dmarc_servfail_is_an_error(lab: LabDnsServer) -> None:
 async def test_dkim_all_present(lab: LabDnsServer) -> None:
     r = await run(lab, "dns.dkim", domain="example.com", tokens="tok1, tok2\ntok3")
     assert (r.outcome, r.status) == ("pass", "pass")
-    assert r.summary == "all 3 DKIM CNAME records for example.com point to amazonses.com"
+    assert r.summary == "all 3 DKIM CNAME records for example.com point to dkim.amazonses.com"
     assert [(x.token, x.status, x.found) for x in r.facts.records] == [
         ("tok1", "ok", "tok1.dkim.amazonses.com"),
         ("tok2", "ok", "tok2.dkim.amazonses.com"),
@@ -462,6 +465,33 @@ async def test_dkim_one_missing_one_elsewhere(lab: LabDnsServer) -> None:
         "tokb._domainkey.dkim.example.net. 1800 IN CNAME tokb.dkim.amazonses.com.",
         "tokc._domainkey.dkim.example.net. 1800 IN CNAME tokc.dkim.amazonses.com.",
     ]
+
+
+async def test_dkim_regional_zone(lab: LabDnsServer) -> None:
+    r = await run(
+        lab, "dns.dkim", domain="za.example.net", tokens="tokr1 tokr2", zone="dkim.af-south-1.amazonses.com."
+    )
+    assert (r.outcome, r.status) == ("missing", "fail")
+    records = {x.token: x for x in r.facts.records}
+    assert (records["tokr1"].status, records["tokr1"].expected) == (
+        "ok",
+        "tokr1.dkim.af-south-1.amazonses.com",
+    )
+    assert (records["tokr2"].status, records["tokr2"].found) == ("wrong-target", "tokr2.dkim.amazonses.com")
+    # only the wrong record is to be replaced, never the right one
+    assert r.facts.records_to_add == [
+        "tokr2._domainkey.za.example.net. 1800 IN CNAME tokr2.dkim.af-south-1.amazonses.com."
+    ]
+    # without the zone, the old global zone is assumed: the regional record is the odd one out
+    r = await run(lab, "dns.dkim", domain="za.example.net", tokens="tokr1 tokr2")
+    assert [x.status for x in r.facts.records] == ["wrong-target", "ok"]
+    r = await run(
+        lab, "dns.dkim", domain="za.example.net", tokens="tokr1", zone="DKIM.af-south-1.amazonses.com"
+    )
+    assert (r.outcome, r.summary) == (
+        "pass",
+        "all 1 DKIM CNAME records for za.example.net point to dkim.af-south-1.amazonses.com",
+    )
 
 
 async def test_dkim_without_tokens_is_skipped(lab: LabDnsServer) -> None:

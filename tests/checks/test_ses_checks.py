@@ -534,6 +534,50 @@ async def test_dkim_byodkim_checks_status_only(load, ses) -> None:
     )
 
 
+async def test_dkim_regional_signing_zone(load, ses) -> None:
+    load("dkim-regional-zone")  # af-south-1 has its own zone: right records must pass
+    r = await ses("ses.dkim", domain="example.com", region="af-south-1")
+    assert (r.outcome, r.facts.signing_hosted_zone) == ("pass", "dkim.af-south-1.amazonses.com")
+    assert r.facts.records_to_add == []
+    load("dkim-regional-zone-wrong")  # the global zone is wrong there
+    r = await ses("ses.dkim", domain="example.com", region="af-south-1")
+    assert (r.outcome, r.facts.missing_count) == ("records-missing", 3)
+    assert r.facts.records_to_add[0] == (
+        f"{TOKENS[0]}._domainkey.example.com. 1800 IN CNAME {TOKENS[0]}.dkim.af-south-1.amazonses.com."
+    )
+
+
+async def test_dkim_deterministic_easy_dkim_uses_the_parents_records(load, ses) -> None:
+    replica = {"identity": "example.com", "dkim": {"origin": "AWS_SES_AF_SOUTH_1", "tokens": TOKENS}}
+    cnames = "".join(f"{t}._domainkey IN CNAME {t}.dkim.af-south-1.amazonses.com.\n" for t in TOKENS)
+    load(world(identities={"us-east-1": [replica]}, dns={"zone": ZONE_HEAD + cnames}))
+    r = await ses("ses.dkim", domain="example.com")
+    assert (r.outcome, r.facts.parent_region) == ("pass", "af-south-1")
+    load(world(identities={"us-east-1": [replica]}, dns={"zone": ZONE_HEAD + DKIM_CNAMES}))
+    r = await ses("ses.dkim", domain="example.com")
+    assert r.outcome == "records-missing" and "replicated from af-south-1" in r.summary
+
+
+async def test_dkim_byodkim_checks_the_public_key_txt(load, ses) -> None:
+    external = {"identity": "example.com", "dkim": {"origin": "EXTERNAL", "tokens": ["sel1"]}}
+    key = 'sel1._domainkey IN TXT "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"\n'
+    load(world(identities={"us-east-1": [external]}, dns={"zone": ZONE_HEAD + key}))
+    r = await ses("ses.dkim", domain="example.com")
+    assert (r.outcome, r.facts.records[0].status) == ("pass", "ok")
+    assert "sel1._domainkey.example.com" in r.summary and r.facts.signing_hosted_zone is None
+    load(world(identities={"us-east-1": [external]}, dns={"zone": ZONE_HEAD + DKIM_CNAMES}))
+    r = await ses("ses.dkim", domain="example.com")
+    assert (r.outcome, r.facts.records[0].status) == ("records-missing", "missing")
+    assert r.summary.startswith("1 of 1 DKIM TXT records for example.com missing or wrong")
+    assert r.facts.records_to_add == [
+        'sel1._domainkey.example.com. 1800 IN TXT "v=DKIM1; k=rsa; p=<your public key, base64>"'
+    ]
+    revoked = 'sel1._domainkey IN TXT "v=DKIM1; p="\n'
+    load(world(identities={"us-east-1": [external]}, dns={"zone": ZONE_HEAD + revoked}))
+    r = await ses("ses.dkim", domain="example.com")
+    assert (r.outcome, r.facts.records[0].status) == ("records-missing", "revoked")
+
+
 async def test_dkim_of_a_subdomain_through_its_parent_identity(load, ses) -> None:
     load("all-clear")
     r = await ses("ses.dkim", domain="news.example.com")

@@ -90,38 +90,38 @@ def test_values_are_case_insensitive() -> None:
     ("text", "errors"),
     [
         ("v=DMARC1", ["required tag 'p' is missing (none, quarantine or reject)"]),
+        # checkdmarc's "v=DMARC1; p": the bare 'p' is ignored, so p is missing and nothing stands in for it
+        ("v=DMARC1; p", ["required tag 'p' is missing (none, quarantine or reject)"]),
+        ("v=DMARC1; pct=100", ["required tag 'p' is missing (none, quarantine or reject)"]),
+        ("v=DMARC1; p=reject; psd=x", ["'psd' must be y, n or u (found 'x')"]),
+        ("v=DMARC1; p=reject; t=x", ["'t' must be y or n (found 'x')"]),
+        ("v=DMARC1; p=reject; foo=bar", ["unknown tag 'foo' (did you mean 'fo'?)"]),
+        (
+            "v=DMARC1; p=none; rua=__mailto:d@example.com",
+            ["'rua' URI '__mailto:d@example.com' is not a mailto: URI"],
+        ),
+        (
+            "v=DMARC1\\; p=reject\\;",
+            [
+                "'v' must be exactly 'DMARC1' (found 'DMARC1\\\\') (a zone-file escape '\\;' ended up in the "
+                "record: write ';')",
+                "'p' must be none, quarantine or reject (found 'reject\\\\')",
+            ],
+        ),
         ("v=DMARC1; p=block", ["'p' must be none, quarantine or reject (found 'block')"]),
         ("v=DMARC1; p=none; sp=all", ["'sp' must be none, quarantine or reject (found 'all')"]),
         ("v=DMARC1; p=none; np=x", ["'np' must be none, quarantine or reject (found 'x')"]),
-        ("v=DMARC1; p=none; pct=101", ["'pct' must be an integer from 0 to 100 (found '101')"]),
-        ("v=DMARC1; p=none; pct=-1", ["'pct' must be an integer from 0 to 100 (found '-1')"]),
-        ("v=DMARC1; p=none; pct=5.5", ["'pct' must be an integer from 0 to 100 (found '5.5')"]),
         ("v=DMARC1; p=none; adkim=relaxed", ["'adkim' must be r (relaxed) or s (strict) (found 'relaxed')"]),
         ("v=DMARC1; p=none; aspf=x", ["'aspf' must be r (relaxed) or s (strict) (found 'x')"]),
         ("v=DMARC1; p=none; fo=1:2", ["'fo' must be a colon-separated list of 0, 1, d, s (found '1:2')"]),
-        (
-            "v=DMARC1; p=none; rf=iodef",
-            ["'rf' must be afrf (a colon-separated list of report formats; found 'iodef')"],
-        ),
-        ("v=DMARC1; p=none; ri=1h", ["'ri' must be a non-negative integer of seconds (found '1h')"]),
         ("v=DMARC1; p=none; rua=dmarc@example.com", ["'rua' URI 'dmarc@example.com' is not a mailto: URI"]),
-        (
-            "v=DMARC1; p=none; rua=https://example.com/r",
-            ["'rua' URI 'https://example.com/r' is not a mailto: URI"],
-        ),
-        (
-            "v=DMARC1; p=none; ruf=mailto:x@example.com!10q",
-            ["'ruf' URI 'mailto:x@example.com!10q' is not a valid mailto: address (optional !size suffix)"],
-        ),
         (
             "v=DMARC1; p=none; rua=mailto:a@example.com,",
             ["'rua' has an empty URI in 'mailto:a@example.com,'"],
         ),
         ("v=DMARC1; p=none; rua=", ["'rua' has an empty value"]),
         ("v=DMARC1; p=none; rau=mailto:d@example.com", ["unknown tag 'rau' (did you mean 'rua'?)"]),
-        ("v=DMARC1; p=none; t=y", ["unknown tag 't'"]),
         ("v=DMARC1; p=none; p=reject", ["'p' appears more than once"]),
-        ("v=DMARC1; p=none; junk", ["'junk' is not a tag=value pair"]),
         ("v=dmarc1; p=none", ["'v' must be exactly 'DMARC1' (found 'dmarc1')"]),
         (
             "p=none; v=DMARC1",
@@ -138,6 +138,75 @@ def test_errors(text: str, errors: list[str]) -> None:
     assert record.warnings == []
 
 
+_IGNORED = "receivers ignore it"
+_STRICT = (
+    "receivers ignore it (DMARCbis removed '{tag}'; RFC 7489 says to use the default), but strict RFC 7489 "
+    "parsers such as OpenDMARC refuse the whole record"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "warning"),
+    [
+        # DMARCbis removed pct, rf, ri; RFC 7489 §6.3 discards a bad value in favour of the default
+        ("pct=101", "'pct' must be an integer from 0 to 100 (found '101'): " + _STRICT.format(tag="pct")),
+        ("pct=-1", "'pct' must be an integer from 0 to 100 (found '-1'): " + _STRICT.format(tag="pct")),
+        ("pct=5.5", "'pct' must be an integer from 0 to 100 (found '5.5'): " + _STRICT.format(tag="pct")),
+        ("pct=", "'pct' has an empty value: " + _STRICT.format(tag="pct")),
+        (
+            "rf=iodef",
+            "'rf' must be afrf (a colon-separated list of report formats; found 'iodef'): "
+            + _STRICT.format(tag="rf"),
+        ),
+        ("ri=1h", "'ri' must be a non-negative integer of seconds (found '1h'): " + _STRICT.format(tag="ri")),
+        # a URI receivers will not send to: the record still applies
+        (
+            "rua=https://example.com/r",
+            "'rua' URI 'https://example.com/r' is not a mailto: URI: receivers send reports only to mailto:, "
+            "so none come there",
+        ),
+        (
+            "ruf=mailto:x@example.com!10q",
+            "'ruf' URI 'mailto:x@example.com!10q' is not a valid mailto: address (optional !size suffix): "
+            "receivers send no reports there",
+        ),
+        # not tag=value, unknown tags: ignored (RFC 7489 §6.3, DMARCbis)
+        ("junk", f"'junk' is not a tag=value pair: {_IGNORED}"),
+        ("fo:0", f"'fo:0' is not a tag=value pair (did you mean 'fo=0'?): {_IGNORED}"),
+        ("sp-none", f"'sp-none' is not a tag=value pair (did you mean 'sp=none'?): {_IGNORED}"),
+        ("newtag=unknown", f"unknown tag 'newtag': {_IGNORED}"),
+    ],
+)
+def test_ignored_parts_only_warn(text: str, warning: str) -> None:
+    uri = text.startswith(("rua=", "ruf="))  # kept in the corrected record: its other URIs may be good
+    record = parse_dmarc(f"v=DMARC1; p=reject; {text}" + ("" if uri else "; rua=mailto:d@example.com"))
+    assert record.errors == []
+    assert record.warnings == [warning] + (
+        ["no rua=: you get no aggregate reports, so you cannot see what fails"]
+        if text.startswith("ruf=")
+        else []
+    )
+    if not uri:
+        assert record.corrected() == "v=DMARC1; p=reject; rua=mailto:d@example.com"
+
+
+def test_missing_p_with_rua_acts_as_none() -> None:
+    """RFC 7489 §6.6.3 and DMARCbis: no p but a usable rua is treated as p=none."""
+    record = parse_dmarc("v=DMARC1; rua=mailto:dmarc@example.com")
+    assert record.errors == []
+    assert record.warnings == [
+        "required tag 'p' is missing: receivers act as if p=none (RFC 7489 §6.6.3), so they only report"
+    ]
+    assert (record.policy, record.subdomain_policy) == ("none", "none")
+    assert parse_dmarc("v=DMARC1; rua=https://example.com/r").policy is None
+
+
+def test_dmarcbis_tags() -> None:
+    record = parse_dmarc("v=DMARC1; p=reject; np=quarantine; psd=n; t=y; rua=mailto:d@example.com")
+    assert (record.errors, record.warnings) == ([], [])
+    assert (record.tags["psd"], record.tags["t"], record.nonexistent_policy) == ("n", "y", "quarantine")
+
+
 def test_corrected_drops_bad_tags_and_defaults_p() -> None:
     record = parse_dmarc("v=DMARC1; p=block; rau=mailto:x@example.com; pct=50; rua=mailto:d@example.com")
     assert record.corrected() == "v=DMARC1; p=none; pct=50; rua=mailto:d@example.com"
@@ -146,6 +215,7 @@ def test_corrected_drops_bad_tags_and_defaults_p() -> None:
 def test_find_dmarc_records() -> None:
     txt = ["v=DMARC1; p=none", "v=dmarc1;p=reject", "v = DMARC1", "v=DMARC10; p=none", "p=none", "spf"]
     assert find_dmarc_records(txt) == ["v=DMARC1; p=none", "v=dmarc1;p=reject", "v = DMARC1"]
+    assert find_dmarc_records(["v=DMARC1\\; p=reject"]) == ["v=DMARC1\\; p=reject"]  # reported, not skipped
 
 
 @settings(max_examples=300)
@@ -202,6 +272,15 @@ def test_generated_valid_record_round_trips(policy: str, tags: dict[str, str]) -
         ("a.b.mail.example.co.uk", "example.co.uk"),
         ("example.co.uk", "example.co.uk"),
         ("co.uk", "co.uk"),
+        # multi-label public suffixes (the Public Suffix List, RFC 7489 §3.2)
+        ("sub.example.co.uk", "example.co.uk"),
+        ("mail.shop.example.com.au", "example.com.au"),
+        ("a.b.c.edu.ar", "c.edu.ar"),
+        ("www.city.kawasaki.jp", "city.kawasaki.jp"),  # an exception rule (!city.kawasaki.jp)
+        ("foo.bar.kawasaki.jp", "foo.bar.kawasaki.jp"),  # a wildcard rule (*.kawasaki.jp)
+        ("x.user.github.io", "user.github.io"),  # the list's private section counts too
+        ("mail.example.unknowntld", "example.unknowntld"),  # no rule: the implicit "*"
+        (".mac.com.", "mac.com"),
         ("admin@mail.example.com", "example.com"),
     ],
 )

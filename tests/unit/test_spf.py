@@ -161,6 +161,44 @@ def test_every_error_is_reported() -> None:
     assert str(info.value) == "; ".join(info.value.errors)
 
 
+@pytest.mark.parametrize("space", ["\t", "\r", "\n", "\r\n", "\x0b", "\x0c"])
+def test_only_a_space_separates_terms(space: str) -> None:
+    # RFC 7208 §4.6.1; the suite's control-char-policy and badip4 (a LF before 'include:').
+    with pytest.raises(SpfSyntaxError) as info:
+        parse_spf(f"v=spf1 ip4:192.0.2.5{space}include:example.net -all")
+    assert info.value.errors == [
+        f"term {'ip4:192.0.2.5' + space + 'include:example.net'!r} contains {space[0]!r}: "
+        "only spaces separate terms (RFC 7208 §4.6.1)"
+    ]
+    assert parse_spf("v=spf1  ip4:192.0.2.5   -all ").mechanisms[1].name == "all"  # runs of SP are fine
+
+
+@pytest.mark.parametrize("letter", ["c", "r", "t", "C", "R", "T"])
+@pytest.mark.parametrize(
+    "template", ["v=spf1 exists:%{X}.example.com -all", "v=spf1 -all exp=%{X}.example.com"]
+)
+def test_c_r_t_macros_only_in_explanation_text(letter: str, template: str) -> None:
+    with pytest.raises(SpfSyntaxError) as info:
+        parse_spf(template.replace("X", letter))
+    assert f"macro '%{{{letter}}}' is allowed only in explanation text, not in a record" in str(info.value)
+    parse_spf(template.replace("X", "i"))  # every other letter still parses
+
+
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [
+        ("a" * 64 + ".example.com", "has a label of 64 characters (at most 63, RFC 1035)"),
+        (".".join(["a" * 63] * 4) + ".com", "is 259 characters long (at most 253, RFC 1035)"),
+        ("mail.example...com", "has an empty label"),
+    ],
+)
+def test_names_dns_cannot_carry_are_refused(spec: str, why: str) -> None:
+    with pytest.raises(SpfSyntaxError) as info:
+        parse_spf(f"v=spf1 a:{spec} -all")
+    assert info.value.errors == [f"term 'a:{spec}': {spec!r} {why}"]
+    parse_spf(f"v=spf1 a:{'a' * 63}.example.com include:{'.'.join(['a' * 63] * 3)}.example.com -all")
+
+
 def test_macros_and_domain_end_forms() -> None:
     record = parse_spf(
         "v=spf1 exists:%{ir}.%{l1r+-}._spf.%{d} include:example.com. a:%{d2} exp=%{d}.x.example.com"
@@ -468,6 +506,19 @@ async def test_servfail_inside_is_a_temperror() -> None:
     assert ev.temperrors == [
         "'include:broken.example.net' in example.com: the TXT lookup of broken.example.net got SERVFAIL"
     ]
+
+
+async def test_a_name_the_resolver_cannot_build_is_a_permerror_not_asked() -> None:
+    domain = "a" * 64 + ".example.com"  # only reachable through the domain itself: specs are parsed
+    dns = FakeDns({})
+    ev = await evaluate_spf(domain, "v=spf1 a mx -all", dns.query)
+    assert dns.asked == []
+    assert ev.temperrors == []
+    assert ev.permerrors == [
+        f"'{term}' in {domain}: {domain!r} has a label of 64 characters (at most 63, RFC 1035)"
+        for term in ("a", "mx")
+    ]
+    assert [s.note for s in ev.steps[:2]] == ["not a name DNS can look up"] * 2
 
 
 async def test_syntax_error_in_included_record() -> None:
