@@ -32,6 +32,7 @@ class DetailPane(VerticalScroll):
         super().__init__(id=id)
         self.show_timings = show_timings
         self.shown: TreeData | None = None
+        self._asked: QuestionNode | None = None  # the question whose options are shown
 
     def compose(self) -> ComposeResult:
         yield Static("The walk starts…", id="detail-head")
@@ -131,6 +132,9 @@ class DetailPane(VerticalScroll):
         if question is None:
             options.display = hint.display = False
             return
+        if options.display and self._asked is question:
+            return  # shown again (the pane caught up): keep the operator's highlighted choice
+        self._asked = question
         options.clear_options()
         options.add_options([Option(Content(option.label), id=option.value) for option in question.options])
         options.highlighted = 0
