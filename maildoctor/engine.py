@@ -224,6 +224,7 @@ class Walk:
 
     def truncate(self, index: int) -> None:
         self._spent = 0.0  # a re-run gets the whole budget again
+        self.clients.forget()  # and reads afresh what the operator may have changed meanwhile
         del self.steps[index:]
         self.findings = [f for f in self.findings if f.step_index < index]
         self.finished = False

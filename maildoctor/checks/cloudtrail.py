@@ -8,7 +8,7 @@ on. So the check looks up each rare write event by ``EventName`` (CreateAccessKe
 DeleteAccessKey, CreateUser, DeleteUser), pages each to the end of the 90 days within a time bound,
 keeps the events of the key and its user (and of a user made to replace it: the SES console rotates by
 making a new ``ses-smtp-user.<yyyymmdd-hhmmss>`` user), and reads the users' keys as they are now.
-Every LookupEvents call of a walk waits on one limiter per AWS client. It never sees SES sends or SMTP
+Every LookupEvents call of a walk waits for its slot in the AWS client's pace (2 a second). It never sees SES sends or SMTP
 logins: CloudTrail does not record them.
 """
 
@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import weakref
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +32,6 @@ from maildoctor.clients.aws import GLOBAL_REGION, AwsClient, AwsError
 WINDOW = timedelta(days=90)  # CloudTrail's event history
 PAGE_SIZE = 50
 TIME_BOUND = 40.0  # seconds of paging, within the check's 60 s
-REQUESTS_PER_SECOND = 2  # LookupEvents' limit, per account and region
 KEY_EVENTS = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")
 USER_EVENTS = (*KEY_EVENTS, "DeleteUser")
 WRITE_EVENTS = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "CreateUser", "DeleteUser")
@@ -122,40 +120,6 @@ class KeyHistoryFacts(Facts):
 
 
 # ---------------------------------------------------------------------------------------- CloudTrail
-
-
-class RateLimit:
-    """At most ``rate`` requests in any ``per`` seconds, across every task that shares it (in one event
-    loop: a new loop starts it afresh)."""
-
-    def __init__(self, rate: int = REQUESTS_PER_SECOND, per: float = 1.0) -> None:
-        self.per = per
-        self._sent: deque[float] = deque(maxlen=rate)
-        self._lock = asyncio.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            self._loop, self._lock = loop, asyncio.Lock()
-            self._sent.clear()
-        async with self._lock:
-            if len(self._sent) == self._sent.maxlen:
-                delay = self._sent[0] + self.per - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            self._sent.append(loop.time())
-
-
-_LIMITERS: weakref.WeakKeyDictionary[AwsClient, RateLimit] = weakref.WeakKeyDictionary()
-
-
-def limiter_for(aws: AwsClient) -> RateLimit:
-    """The one LookupEvents limiter of ``aws``: every check of a walk (one client) shares it."""
-    limiter = _LIMITERS.get(aws)
-    if limiter is None:
-        limiter = _LIMITERS[aws] = RateLimit()
-    return limiter
 
 
 @dataclass(frozen=True)
@@ -261,10 +225,11 @@ class Lookup:
 
 
 async def lookup(
-    aws: AwsClient, limiter: RateLimit, name: str, start: datetime, end: datetime, deadline: float
+    aws: AwsClient, name: str, start: datetime, end: datetime, deadline: float, region: str | None = None
 ) -> Lookup:
-    """Every ``name`` event (an EventName) between start and end, in us-east-1, following NextToken to
-    the last page unless the loop's clock passes ``deadline`` first."""
+    """Every ``name`` event (an EventName) between start and end, in ``region`` (default: where IAM's
+    events are, us-east-1), following NextToken to the last page unless the loop's clock passes
+    ``deadline`` first."""
     loop = asyncio.get_running_loop()
     events: list[dict[str, Any]] = []
     token: str | None = None
@@ -280,8 +245,7 @@ async def lookup(
             params["NextToken"] = token
         if pages and loop.time() >= deadline:
             return Lookup(name, events, pages, True)
-        await limiter.wait()
-        page = await aws.call("cloudtrail", "LookupEvents", region=GLOBAL_REGION, **params)
+        page = await aws.call("cloudtrail", "LookupEvents", region=region or aws.global_region, **params)
         pages += 1
         events.extend(page.get("Events", []))
         token = page.get("NextToken")
@@ -347,7 +311,7 @@ async def _owner(aws: AwsClient, key_id: str, notes: list[str]) -> tuple[str | N
     """(the IAM user that owns ``key_id`` now or None, whether IAM says the key does not exist, evidence)."""
     title = f"IAM GetAccessKeyLastUsed AccessKeyId={key_id}"
     try:
-        found = await aws.call("iam", "GetAccessKeyLastUsed", region=GLOBAL_REGION, AccessKeyId=key_id)
+        found = await aws.call("iam", "GetAccessKeyLastUsed", region=aws.global_region, AccessKeyId=key_id)
     except AwsError as err:
         if iam_does_not_hold(err, key_id):  # NoSuchEntity (moto), or AccessDenied on the key (AWS)
             notes.append(
@@ -415,10 +379,7 @@ async def _look_up(
 ) -> bool:
     """The write events ``names``, each looked up by EventName (concurrently, on the client's one
     limiter), added to what was read; False (could not check) when a lookup failed."""
-    limiter = limiter_for(aws)
-    found = await asyncio.gather(
-        *(capture(lookup(aws, limiter, name, start, end, a.deadline)) for name in names)
-    )
+    found = await asyncio.gather(*(capture(lookup(aws, name, start, end, a.deadline)) for name in names))
     for name, got in zip(names, found, strict=True):
         if isinstance(got, AwsError):
             return _lookup_failed(a, name, got)

@@ -27,7 +27,7 @@ from pydantic import Field
 
 from maildoctor.checks.common import Analysis, ago, capture, days_between, dump, iso
 from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, check
-from maildoctor.clients.aws import GLOBAL_REGION, AwsClient, AwsError
+from maildoctor.clients.aws import AwsClient, AwsError
 
 KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
 SEND_ACTION = "ses:SendRawEmail"
@@ -69,7 +69,7 @@ def newest_first(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def list_keys(aws: AwsClient, user: str) -> list[dict[str, Any]]:
     """IAM ListAccessKeys for ``user``: the AccessKeyMetadata, newest key first (raises AwsError)."""
-    listed = await aws.call("iam", "ListAccessKeys", region=GLOBAL_REGION, UserName=user)
+    listed = await aws.call("iam", "ListAccessKeys", region=aws.global_region, UserName=user)
     return newest_first(listed.get("AccessKeyMetadata", []))
 
 
@@ -237,7 +237,7 @@ async def _may_send(
     None and says why in the note: the key's state is still known."""
     send = SendCheck()
     try:
-        got = await aws.call("iam", "GetUser", region=GLOBAL_REGION, UserName=user)
+        got = await aws.call("iam", "GetUser", region=aws.global_region, UserName=user)
     except AwsError as err:
         send.evidence.append(Evidence(f"IAM GetUser UserName={user}", f"failed: {err}"))
         send.note = f"{SEND_ACTION} not checked: {err}"
@@ -263,7 +263,7 @@ async def _may_send(
     if context:
         params["ContextEntries"] = context
     try:
-        sim = await aws.call("iam", "SimulatePrincipalPolicy", region=GLOBAL_REGION, **params)
+        sim = await aws.call("iam", "SimulatePrincipalPolicy", region=aws.global_region, **params)
     except AwsError as err:
         send.evidence.append(Evidence(title, f"failed: {err}"))
         send.note = f"{SEND_ACTION} not checked: {err}"
@@ -338,7 +338,7 @@ async def _owner(a: SmtpKeyAnalysis, aws: AwsClient, value: str) -> str | None:
     """GetAccessKeyLastUsed: whose key it is and when it was last used; None (concluded) if not known."""
     title = f"IAM GetAccessKeyLastUsed AccessKeyId={value}"
     try:
-        last = await aws.call("iam", "GetAccessKeyLastUsed", region=GLOBAL_REGION, AccessKeyId=value)
+        last = await aws.call("iam", "GetAccessKeyLastUsed", region=aws.global_region, AccessKeyId=value)
     except AwsError as err:
         a.evidence.append(Evidence(title, f"{err.code}: {err.message}"))
         if iam_does_not_hold(err, value):
@@ -374,8 +374,8 @@ async def _not_held(a: SmtpKeyAnalysis, aws: AwsClient, value: str, err: AwsErro
     against sts:GetCallerIdentity tells "deleted from this account" from "another account's key"."""
     answered = "NoSuchEntity" if err.code in NO_SUCH_ENTITY else f"{err.code} on the key itself"
     info, caller = await asyncio.gather(
-        capture(aws.call("sts", "GetAccessKeyInfo", region=GLOBAL_REGION, AccessKeyId=value)),
-        capture(aws.call("sts", "GetCallerIdentity", region=GLOBAL_REGION)),
+        capture(aws.call("sts", "GetAccessKeyInfo", region=aws.global_region, AccessKeyId=value)),
+        capture(aws.call("sts", "GetCallerIdentity", region=aws.global_region)),
     )
     for title, got in (
         (f"STS GetAccessKeyInfo AccessKeyId={value}", info),

@@ -135,7 +135,7 @@ async def password_form_check(ctx: CheckContext[PasswordFormArgs]) -> CheckResul
         args.smtp_password or "",
         args.secret_key or "",
         region,
-        ctx.clients.aws.ses_regions,
+        ctx.clients.aws.known_ses_regions,
     )
     return CheckResult(a.verdict.outcome, a.verdict.status, a.verdict.summary, a.facts, a.evidence)
 

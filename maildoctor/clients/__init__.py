@@ -16,6 +16,11 @@ class Clients:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    def forget(self) -> None:
+        """Make the next reads afresh (a re-run): the AWS client's once-per-walk answers are dropped."""
+        if "aws" in self.__dict__:  # built only when a check used it
+            self.aws.forget()
+
     @cached_property
     def dns(self) -> DnsClient:
         return DnsClient(self.settings.dns_server, timeout=min(self.settings.timeout, 5.0))

@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from maildoctor.checks import cloudtrail
-from maildoctor.checks.cloudtrail import analyze_key_history, limiter_for
+from maildoctor.checks.cloudtrail import analyze_key_history
 from maildoctor.checks.iam import _may_send
 from maildoctor.checks.registry import CheckResult, default_registry
 from maildoctor.clients import Clients
@@ -146,10 +146,9 @@ async def test_read_events_do_not_bury_the_rotation(load: Any, run_check: Any) -
     assert f["truncated"] is False
 
 
-async def test_one_limiter_per_client_shared_by_concurrent_lookups(load: Any) -> None:
+async def test_one_pace_per_client_shared_by_concurrent_lookups(load: Any) -> None:
     load("seed-incident")
-    aws, other = aws_client(), aws_client()
-    assert limiter_for(aws) is limiter_for(aws) and limiter_for(aws) is not limiter_for(other)
+    aws = aws_client()
     loop = asyncio.get_running_loop()
     started = loop.time()
     # two key-history reads on one client (as two steps of one walk): 6 LookupEvents calls, 2 a second

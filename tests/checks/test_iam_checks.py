@@ -6,7 +6,6 @@ clock read just before and just after ``load``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from maildoctor.checks.cloudtrail import KeyHistoryFacts, RateLimit
+from maildoctor.checks.cloudtrail import KeyHistoryFacts
 from maildoctor.checks.common import parse_time
 from maildoctor.checks.iam import SmtpKeyFacts
 from maildoctor.checks.registry import CheckResult, default_registry
@@ -741,18 +740,6 @@ async def test_unreachable_aws_is_an_error(
 
 
 # --------------------------------------------------------------------------------------- helpers
-
-
-async def test_rate_limit_spaces_requests() -> None:
-    limiter = RateLimit(rate=2, per=0.2)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    times = []
-    for _ in range(5):
-        await limiter.wait()
-        times.append(loop.time() - started)
-    assert times[1] < 0.1  # two at once are allowed
-    assert all(later - earlier >= 0.19 for earlier, later in zip(times, times[2:], strict=False))
 
 
 def test_parse_time() -> None:

@@ -91,7 +91,8 @@ def test_every_declared_action_is_allowed_and_every_allowed_one_declared() -> No
 
 
 def _calls_in_source() -> Iterator[tuple[str, int, str | None, str | None]]:
-    """Every ``<something>.aws.call(...)`` / ``aws.call(...)`` outside the lab: (file, line, service, operation)."""
+    """Every ``<something>.aws.call(...)`` / ``aws.call(...)`` outside the lab, and the AWS client's own
+    ``self.call(...)``: (file, line, service, operation)."""
     for path in sorted(PACKAGE.rglob("*.py")):
         if "lab" in path.relative_to(PACKAGE).parts:
             continue
@@ -100,7 +101,8 @@ def _calls_in_source() -> Iterator[tuple[str, int, str | None, str | None]]:
                 continue
             target = node.func.value
             named = target.id if isinstance(target, ast.Name) else getattr(target, "attr", "")
-            if node.func.attr != "call" or named != "aws":
+            own = named == "self" and path.name == "aws.py"  # the client's own reads (ListRegions …)
+            if node.func.attr != "call" or not (named == "aws" or own):
                 continue
             literal = [a.value if isinstance(a, ast.Constant) and isinstance(a.value, str) else None
                        for a in node.args[:2]]  # fmt: skip
