@@ -3,10 +3,14 @@
 One HTTP endpoint on loopback serves every service boto3 asks for (``endpoint_url=server.endpoint_url``).
 The layer in front of moto answers, from the loaded scenario:
 
-- SES v2 GetEmailIdentity, ListEmailIdentities, GetAccount, GetSuppressedDestination and
-  ListSuppressedDestinations (moto's SES identities always look verified and it has no account or
+- SES v2 GetEmailIdentity, ListEmailIdentities, GetAccount, GetConfigurationSet, GetSuppressedDestination
+  and ListSuppressedDestinations (moto's SES identities always look verified and it has no account or
   suppression state);
-- CloudTrail LookupEvents (not in moto);
+- CloudTrail LookupEvents (not in moto): IAM events in us-east-1, the account's own SES pause
+  (UpdateAccountSendingEnabled, PutAccountSendingAttributes) in the region it applies to;
+- Account ListRegions, with the opt-in regions disabled as in a new account unless the scenario enables
+  or names them; a request signed for a disabled region answers "security token invalid" (403
+  UnrecognizedClientException, or InvalidClientTokenId in the query services) before anything else;
 - IAM SimulatePrincipalPolicy (not in moto), evaluated from the user's policies as moto holds them.
 
 Everything else (IAM, STS, CloudWatch, other SES calls) is moto's, seeded at load time: IAM users,
@@ -18,7 +22,8 @@ The region of a request is taken from its SigV4 credential scope, as AWS does.
 Every request is recorded as ``(service, operation, region)`` (``LabAwsServer.operations()``, named by
 maildoctor.lab.protocols from the request itself), and the lab's faults (``set_faults(AwsFaults(...))``,
 see maildoctor.lab.faults) answer before anything else: latency, a hang, or throttling, AccessDenied and
-5xx errors in the protocol shape of the service asked.
+5xx errors in the protocol shape of the service asked, and SES's rate (``aws-ses-rate``: a token bucket per
+region).
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import fnmatch
+import functools
 import hashlib
 import json
 import logging
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,9 +56,19 @@ from maildoctor.lab.protocols import (
     identify,
     read_body,
     read_form,
+    region_disabled_error,
     request_path,
 )
-from maildoctor.lab.scenario import LAB_ACCOUNT_ID, Identity, Scenario, TrailEvent, parse_when
+from maildoctor.lab.scenario import (
+    LAB_ACCOUNT_ID,
+    OPT_IN_REGIONS,
+    Identity,
+    Policy,
+    Scenario,
+    TrailEvent,
+    User,
+    parse_when,
+)
 from maildoctor.lab.scenario import now as scenario_now
 from maildoctor.lab.service import Service
 
@@ -76,7 +93,18 @@ LOOKUP_KEYS = (
 CLOUDTRAIL_RETENTION = timedelta(days=90)
 HANG_LIMIT_S = 300.0  # aws-hang holds a request at most this long (or until the fault is cleared)
 IAM_REGION = "us-east-1"  # IAM is global; its CloudTrail events are recorded in us-east-1 only
+LIST_REGIONS_PAGE = 20  # ListRegions' page when MaxResults is not given (not documented: the lab's choice)
 _NS = uuid.UUID("5d1c1b1e-6a8f-4f5e-9a43-6d61696c646f")  # namespace for the lab's stable ids
+
+
+@functools.cache
+def partition_regions() -> tuple[str, ...]:
+    """The regions of the ``aws`` partition botocore knows (EC2's, which every region has, and SES's)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    found = {r for service in ("ec2", "sesv2") for r in session.get_available_regions(service, "aws")}
+    return tuple(sorted(found))
 
 
 def _stable(*parts: str) -> str:
@@ -193,20 +221,30 @@ def _build_trail(scenario: Scenario, now: datetime) -> tuple[_Trail, ...]:
     timed = [(event, parse_when(event.time, now)) for event in scenario.cloudtrail]
     for index, (event, when) in enumerate([*timed, *_read_events(scenario, now)]):
         read_only = event.event in _READ_EVENTS
-        seed = (scenario.name, str(index), event.event, event.actor, event.user, event.key or "")
+        seed = (scenario.name, str(index), event.event, event.actor, event.user or "", event.key or "")
         event_id = str(uuid.uuid5(_NS, "event\x1f" + "\x1f".join(seed)))
         request_id = str(uuid.uuid5(_NS, "request\x1f" + "\x1f".join(seed)))
         identity, username, actor_key = _user_identity(event.actor, when)
         resources: list[tuple[str, str]] = []
-        if event.key:
-            resources.append(("AWS::IAM::AccessKey", event.key))
-        resources.append(("AWS::IAM::User", event.user))
-        request: dict[str, Any] | None = {"userName": event.user} if event.event != "ListUsers" else None
+        request: dict[str, Any] | None = None
+        response: dict[str, Any] | None = None
+        host = "iam.amazonaws.com"
+        command = "iam." + "".join("-" + c.lower() if c.isupper() else c for c in event.event).lstrip("-")
+        if event.event == "UpdateAccountSendingEnabled":  # SES v1 API; the event names no resource
+            request = {"enabled": event.enabled}
+            host, command = f"email.{event.region}.amazonaws.com", "ses.update-account-sending-enabled"
+        elif event.event == "PutAccountSendingAttributes":  # SES v2 API
+            request = {"sendingEnabled": event.enabled}
+            host, command = f"email.{event.region}.amazonaws.com", "sesv2.put-account-sending-attributes"
+        elif event.user is not None:  # an IAM event (the validator wants a user for those)
+            if event.key:
+                resources.append(("AWS::IAM::AccessKey", event.key))
+            resources.append(("AWS::IAM::User", event.user))
+            request = {"userName": event.user} if event.event != "ListUsers" else None
         if request is not None and event.key and event.event != "CreateAccessKey":
             request["accessKeyId"] = event.key
         if request is not None and event.status and event.event == "UpdateAccessKey":
             request["status"] = event.status
-        response: dict[str, Any] | None = None
         if event.event == "CreateAccessKey" and event.key:
             response = {
                 "accessKey": {
@@ -216,7 +254,7 @@ def _build_trail(scenario: Scenario, now: datetime) -> tuple[_Trail, ...]:
                     "createDate": _java_date(when),
                 }
             }
-        elif event.event == "CreateUser":
+        elif event.event == "CreateUser" and event.user:
             response = {
                 "user": {
                     "path": "/",
@@ -226,16 +264,15 @@ def _build_trail(scenario: Scenario, now: datetime) -> tuple[_Trail, ...]:
                     "createDate": _java_date(when),
                 }
             }
-        command = "".join("-" + c.lower() if c.isupper() else c for c in event.event).lstrip("-")
         record = {
             "eventVersion": "1.08",
             "userIdentity": identity,
             "eventTime": _iso_z(when),
-            "eventSource": "iam.amazonaws.com",
+            "eventSource": event.source,
             "eventName": event.event,
             "awsRegion": event.region,
             "sourceIPAddress": event.source_ip,
-            "userAgent": f"aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0 exe/x86_64.ubuntu.22 prompt/off command/iam.{command}",
+            "userAgent": f"aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0 exe/x86_64.ubuntu.22 prompt/off command/{command}",
             "requestParameters": request,
             "responseElements": response,
             "requestID": request_id,
@@ -248,7 +285,7 @@ def _build_trail(scenario: Scenario, now: datetime) -> tuple[_Trail, ...]:
             "tlsDetails": {
                 "tlsVersion": "TLSv1.3",
                 "cipherSuite": "TLS_AES_128_GCM_SHA256",
-                "clientProvidedHostHeader": "iam.amazonaws.com",
+                "clientProvidedHostHeader": host,
             },
         }
         trail.append(
@@ -357,10 +394,15 @@ class _LabApp:
         self.stopping = threading.Event()  # set by stop(): no request waits any longer
         self.operations: list[tuple[str, str, str]] = []
         self.operations_lock = threading.Lock()
+        self.buckets: dict[str, tuple[float, float]] = {}  # aws-ses-rate: region -> (tokens, when)
+        self.buckets_lock = threading.Lock()
 
     def set_faults(self, faults: AwsFaults) -> None:
         if faults.hang and not self.faults.hang:
             self.released = threading.Event()
+        if faults.ses_rate != self.faults.ses_rate:
+            with self.buckets_lock:
+                self.buckets.clear()  # a new limit starts with full buckets
         self.faults = faults
         if not faults.hang:
             self.released.set()
@@ -370,7 +412,7 @@ class _LabApp:
             call = identify(environ)
             with self.operations_lock:
                 self.operations.append((call.service, call.operation, call.region))
-            answer = self.faulted(call) or self.route(environ)
+            answer = self.faulted(call) or self.region_disabled(call) or self.route(environ)
         except Exception:  # a bug in the lab must not look like an AWS answer
             log.exception(
                 "lab AWS endpoint failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
@@ -395,7 +437,33 @@ class _LabApp:
         if faults.latency_ms:
             self.stopping.wait(faults.latency_ms / 1000)  # an Event, so that stop() cuts it short
         rule = faults.rule_for(call.service, call.operation)
-        return fault_error(call, rule) if rule else None
+        if rule:
+            return fault_error(call, rule)
+        if (
+            faults.ses_rate
+            and call.service in ("sesv2", "ses")
+            and not self.admit(call.region, faults.ses_rate)
+        ):
+            return fault_error(call, "aws-throttle")  # SES v2 429 TooManyRequestsException, v1 Throttling
+        return None
+
+    def admit(self, region: str, rate: float) -> bool:
+        """One call through the region's token bucket (``rate`` a second, holding max(1, rate))."""
+        capacity = max(1.0, rate)
+        now = time.monotonic()
+        with self.buckets_lock:
+            tokens, then = self.buckets.get(region, (capacity, now))
+            tokens = min(capacity, tokens + (now - then) * rate)
+            admitted = tokens >= 1.0
+            self.buckets[region] = (tokens - 1.0 if admitted else tokens, now)
+        return admitted
+
+    def region_disabled(self, call: Call) -> Response | None:
+        """Requests signed for an opt-in region the scenario's account has not enabled (as a new account)."""
+        state = self.state
+        if state is None or state.scenario.region_enabled(call.region):
+            return None
+        return region_disabled_error(call)
 
     # -- routing ------------------------------------------------------------------------------------
 
@@ -419,6 +487,8 @@ class _LabApp:
                 return self.simulate_principal_policy(state, form)
             if form.get("Action") == "GetAccessKeyLastUsed":
                 return self.get_access_key_last_used(state, form)
+        if service == "account" and method == "POST" and path.rstrip("/") == "/listRegions":
+            return self.list_regions(state, _read_json(environ))
         if service == "sts" and method == "POST":
             form = read_form(environ)
             if form.get("Action") == "GetAccessKeyInfo":
@@ -443,6 +513,8 @@ class _LabApp:
             return self.list_email_identities(state, region, params)
         if method == "GET" and parts == ["account"]:
             return self.get_account(state, region)
+        if method == "GET" and len(parts) == 2 and parts[0] == "configuration-sets":
+            return self.get_configuration_set(state, region, parts[1])
         if method == "GET" and len(parts) == 3 and parts[:2] == ["suppression", "addresses"]:
             return self.get_suppressed_destination(state, region, parts[2])
         if method == "GET" and parts == ["suppression", "addresses"]:
@@ -467,12 +539,29 @@ class _LabApp:
         }
         if identity.verification == "SUCCESS":
             body["VerificationInfo"]["LastSuccessTimestamp"] = _epoch(state.now - timedelta(hours=3))
-        if identity.mail_from is not None:
+        if identity.mail_from is not None:  # an address identity's own MAIL FROM as a domain's
             body["MailFromAttributes"] = {
                 "MailFromDomain": identity.mail_from.domain,
                 "MailFromDomainStatus": identity.mail_from.status,
                 "BehaviorOnMxFailure": identity.mail_from.behavior_on_mx_failure,
             }
+        if identity.configuration_set is not None:
+            body["ConfigurationSetName"] = identity.configuration_set
+        return _json(200, body)
+
+    def get_configuration_set(self, state: _State, region: str, name: str) -> Response:
+        found = state.scenario.configuration_set(region, name)
+        if found is None:
+            return _rest_error(404, "NotFoundException", f"Configuration set {name} does not exist.")
+        body: dict[str, Any] = {
+            "ConfigurationSetName": found.name,
+            "DeliveryOptions": {"TlsPolicy": "OPTIONAL"},
+            "ReputationOptions": {"ReputationMetricsEnabled": False},
+            "SendingOptions": {"SendingEnabled": found.sending_enabled},
+            "Tags": [],
+        }
+        if found.suppressed_reasons is not None:  # none: the set leaves suppression to the account
+            body["SuppressionOptions"] = {"SuppressedReasons": list(found.suppressed_reasons)}
         return _json(200, body)
 
     def _dkim(self, state: _State, region: str, identity: Identity) -> dict[str, Any]:
@@ -558,7 +647,7 @@ class _LabApp:
                 "SentLast24Hours": account.sent_last_24h,
             },
             "SendingEnabled": account.sending_enabled,
-            "SuppressionAttributes": {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]},
+            "SuppressionAttributes": {"SuppressedReasons": list(account.suppressed_reasons)},
         }
         if account.review_status is not None:
             domains = [i.identity for i in state.scenario.identities.get(region, []) if i.type == "DOMAIN"]
@@ -691,7 +780,7 @@ class _LabApp:
                     "ReadOnly": str(item.event.event in _READ_EVENTS).lower(),
                     "AccessKeyId": item.actor_key,
                     "EventTime": _epoch(item.when),
-                    "EventSource": "iam.amazonaws.com",
+                    "EventSource": item.event.source,
                     "Username": item.username,
                     "Resources": [{"ResourceType": t, "ResourceName": n} for t, n in item.resources],
                     "CloudTrailEvent": item.record,
@@ -702,6 +791,35 @@ class _LabApp:
         if offset + max_results < len(found):
             body["NextToken"] = _encode_token(offset + max_results, "trail")
         return _json(200, body, "application/x-amz-json-1.1")
+
+    # -- Account ------------------------------------------------------------------------------------
+
+    def list_regions(self, state: _State, params: dict[str, Any]) -> Response:
+        """account:ListRegions: every region of the partition, with its opt-in status in this account."""
+        max_results = params.get("MaxResults", LIST_REGIONS_PAGE)
+        if not isinstance(max_results, int) or not 1 <= max_results <= 50:
+            return _rest_error(400, "ValidationException", "MaxResults must be between 1 and 50.")
+        offset = _decode_token(params.get("NextToken"), "regions")
+        if offset is None:
+            return _rest_error(400, "ValidationException", "The NextToken is invalid.")
+        wanted = params.get("RegionOptStatusContains") or []
+        statuses = ("ENABLED", "ENABLING", "DISABLING", "DISABLED", "ENABLED_BY_DEFAULT")
+        if not isinstance(wanted, list) or any(w not in statuses for w in wanted):
+            return _rest_error(
+                400, "ValidationException", f"RegionOptStatusContains must be of {', '.join(statuses)}."
+            )
+        rows = []
+        for region in partition_regions():
+            if region not in OPT_IN_REGIONS:
+                status = "ENABLED_BY_DEFAULT"
+            else:
+                status = "ENABLED" if state.scenario.region_enabled(region) else "DISABLED"
+            if not wanted or status in wanted:
+                rows.append({"RegionName": region, "RegionOptStatus": status})
+        body: dict[str, Any] = {"Regions": rows[offset : offset + max_results]}
+        if offset + max_results < len(rows):
+            body["NextToken"] = _encode_token(offset + max_results, "regions")
+        return _json(200, body)
 
     # -- IAM and STS: a key not in this account --------------------------------------------------
 
@@ -897,7 +1015,7 @@ def _trail_matches(item: _Trail, key: str, value: str) -> bool:
     if key == "ResourceName":
         return any(n == value for _, n in item.resources)
     if key == "EventSource":
-        return value == "iam.amazonaws.com"
+        return value == item.event.source
     return item.actor_key == value  # AccessKeyId: the key that signed the call
 
 
@@ -948,6 +1066,25 @@ def _evaluate(
     if allows:
         return "allowed", allows, missing
     return "implicitDeny", [], missing
+
+
+def _policy_document(policy: Policy) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Effect": policy.effect,
+        "Action": list(policy.actions),
+        "Resource": policy.resource,
+    }
+    if policy.condition:
+        statement["Condition"] = policy.condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def user_decision(user: User, action: str, resource: str, context: dict[str, list[str]]) -> str:
+    """IAM's decision (``allowed``, ``explicitDeny``, ``implicitDeny``) for a scenario user's inline
+    policies, conditions included: what SimulatePrincipalPolicy answers, for the lab's SMTP server."""
+    policies = [(p.name, "user", _policy_document(p)) for p in user.policies]
+    lowered = {key.lower(): values for key, values in context.items()}  # IAM compares key names so
+    return _evaluate(policies, action, resource, lowered)[0]
 
 
 def _members(form: dict[str, str], name: str) -> list[str]:
@@ -1015,15 +1152,7 @@ def _seed_iam(scenario: Scenario, now: datetime) -> None:
         else:
             moto_user.create_date = _naive_utc(now - timedelta(days=365))
         for policy in user.policies:
-            statement: dict[str, Any] = {
-                "Effect": policy.effect,
-                "Action": list(policy.actions),
-                "Resource": policy.resource,
-            }
-            if policy.condition:
-                statement["Condition"] = policy.condition
-            document = {"Version": "2012-10-17", "Statement": [statement]}
-            backend.put_user_policy(user.name, policy.name, json.dumps(document))
+            backend.put_user_policy(user.name, policy.name, json.dumps(_policy_document(policy)))
         for key in user.keys:
             access_key = AccessKey(  # type: ignore[abstract]  # moto's CloudFormation base class
                 user.name, prefix="AKIA", account_id=LAB_ACCOUNT_ID, status=key.status

@@ -5,8 +5,10 @@ A fault is named by a string, optionally with an argument after a colon::
     aws-throttle                        every AWS call throttled
     aws-deny:iam:GetAccessKeyLastUsed   AccessDenied on one operation (SERVICE:OPERATION, * and ? allowed)
     aws-deny:ses:*                      ... on every SES (v1 and v2) operation
+    aws-scp-deny:ses:*                  ... as an explicit deny in a service control policy (an organisation's)
     dns-servfail:_dmarc.example.com     SERVFAIL for one name
     smtp-slow:800                       every SMTP reply 800 ms late
+    aws-ses-rate:1                      SES admits 1 call per second per region (its real API quota)
 
 ``parse_fault`` turns a name into a :class:`Fault` (or raises :class:`FaultError`, one line);
 ``compile_faults`` turns a list of them into what each server applies (:class:`AwsFaults`,
@@ -50,9 +52,10 @@ __all__ = [
 ]
 
 Layer = Literal["aws", "dns", "smtp"]
-ArgKind = Literal["", "ms", "operation", "dns-name"]
+ArgKind = Literal["", "ms", "operation", "dns-name", "rate"]
 
 MAX_LATENCY_MS = 600_000
+MAX_SES_RATE = 10_000
 DEFAULT_SLOW_MS = 1000
 
 # The IAM action prefix of services whose botocore name differs from it (SES v2 actions are ses:...).
@@ -74,7 +77,8 @@ class FaultKind:
     @property
     def usage(self) -> str:
         """The name as `--fault list` shows it: ``aws-deny[:SERVICE:OPERATION]``."""
-        meta = {"": "", "ms": "MS", "operation": "SERVICE:OPERATION", "dns-name": "NAME"}[self.arg]
+        metas = {"": "", "ms": "MS", "operation": "SERVICE:OPERATION", "dns-name": "NAME", "rate": "N"}
+        meta = metas[self.arg]
         return f"{self.name}[:{meta}]" if meta else self.name
 
 
@@ -84,8 +88,10 @@ KINDS: tuple[FaultKind, ...] = (
     FaultKind("aws-slow", "aws", f"every AWS request is answered MS ms late (default {DEFAULT_SLOW_MS}; --latency-aws MS)", "ms", str(DEFAULT_SLOW_MS)),
     FaultKind("aws-throttle", "aws", "AWS calls (all, or SERVICE:OPERATION) are throttled: SES v2 429 TooManyRequestsException, CloudTrail 400 ThrottlingException, IAM/STS/SES v1/CloudWatch 400 Throttling", "operation", "*:*"),
     FaultKind("aws-deny", "aws", "AWS calls (all, or SERVICE:OPERATION, e.g. iam:GetAccessKeyLastUsed, ses:*) get AccessDenied: SES v2 403 AccessDeniedException, CloudTrail 400 AccessDeniedException, IAM/STS/SES v1/CloudWatch 403 AccessDenied", "operation", "*:*"),
+    FaultKind("aws-scp-deny", "aws", "AWS calls (all, or SERVICE:OPERATION) get AccessDenied with an explicit deny in a service control policy, as an organisation's SCP answers", "operation", "*:*"),
     FaultKind("aws-500", "aws", "AWS calls (all, or SERVICE:OPERATION) fail with 500 InternalFailure (IAM: ServiceFailure)", "operation", "*:*"),
     FaultKind("aws-503", "aws", "AWS calls (all, or SERVICE:OPERATION) fail with 503 ServiceUnavailable", "operation", "*:*"),
+    FaultKind("aws-ses-rate", "aws", "SES (v1 and v2) admits N calls per second per region (default 1, SES's own quota; a token bucket holding max(1, N)); over it: SES v2 429 TooManyRequestsException, SES v1 400 Throttling", "rate", "1"),
     FaultKind("dns-timeout", "dns", "the DNS server answers no query (all, or for NAME), over UDP or TCP: clients time out", "dns-name", "*"),
     FaultKind("dns-servfail", "dns", "the DNS server answers SERVFAIL (to all, or for NAME)", "dns-name", "*"),
     FaultKind("dns-truncate", "dns", "every UDP answer is truncated (TC=1, no records); TCP still answers, so resolvers that retry over TCP get it"),
@@ -153,6 +159,16 @@ def parse_fault(text: str | Fault) -> Fault:
         if not arg.isdigit() or int(arg) > MAX_LATENCY_MS:
             raise FaultError(f"fault {raw!r}: {arg!r} is not a latency in ms (0 to {MAX_LATENCY_MS})")
         return Fault(kind.name, str(int(arg)))
+    if kind.arg == "rate":
+        try:
+            rate = float(arg)
+        except ValueError:
+            rate = 0.0
+        if not re.match(r"^\d+(\.\d+)?$", arg) or not 0 < rate <= MAX_SES_RATE:
+            raise FaultError(
+                f"fault {raw!r}: {arg!r} is not a rate in calls per second (above 0, at most {MAX_SES_RATE})"
+            )
+        return Fault(kind.name, f"{rate:g}")
     if kind.arg == "operation":
         service, _, operation = arg.partition(":")
         operation = operation or "*"
@@ -210,7 +226,7 @@ def scenario_faults(scenario: Scenario) -> list[Fault]:
 # what each server applies
 
 
-AwsRule = Literal["aws-throttle", "aws-deny", "aws-500", "aws-503"]
+AwsRule = Literal["aws-throttle", "aws-deny", "aws-scp-deny", "aws-500", "aws-503"]
 
 
 @dataclass(frozen=True)
@@ -219,6 +235,7 @@ class AwsFaults:
     hang: bool = False
     latency_ms: int = 0
     rules: tuple[tuple[AwsRule, str, str], ...] = ()  # (kind, service pattern, operation pattern)
+    ses_rate: float = 0.0  # SES calls per second per region (0: unlimited)
 
     def rule_for(self, service: str, operation: str) -> AwsRule | None:
         """The first error rule that matches a call; the service pattern matches the botocore name
@@ -307,9 +324,10 @@ def compile_faults(faults: Iterable[str | Fault]) -> FaultSet:
     timeout: list[str] = []
     servfail: list[str] = []
     latency = {"aws": 0, "dns": 0, "smtp": 0}
+    ses_rates: list[float] = []
     for fault in parsed:
         kind = fault.kind
-        if kind in ("aws-throttle", "aws-deny", "aws-500", "aws-503"):
+        if kind in ("aws-throttle", "aws-deny", "aws-scp-deny", "aws-500", "aws-503"):
             service, _, operation = fault.arg.partition(":")
             rules.append((kind, service, operation))  # type: ignore[arg-type]  # checked just above
         elif kind in ("dns-timeout", "dns-servfail"):
@@ -317,6 +335,8 @@ def compile_faults(faults: Iterable[str | Fault]) -> FaultSet:
             names.append("*" if fault.arg == "*" else _dns_key(fault.arg))
         elif kind.endswith("-slow"):
             latency[fault.layer] = max(latency[fault.layer], fault.ms)
+        elif kind == "aws-ses-rate":
+            ses_rates.append(float(fault.arg))
     truncate: Literal["", "udp", "all"] = (
         "all" if "dns-truncate-notcp" in kinds else "udp" if "dns-truncate" in kinds else ""
     )
@@ -327,6 +347,7 @@ def compile_faults(faults: Iterable[str | Fault]) -> FaultSet:
             hang="aws-hang" in kinds,
             latency_ms=latency["aws"],
             rules=tuple(rules),
+            ses_rate=min(ses_rates, default=0.0),  # two limits: the stricter applies
         ),
         dns=DnsFaults(
             timeout=tuple(timeout), servfail=tuple(servfail), truncate=truncate, latency_ms=latency["dns"]

@@ -227,10 +227,27 @@ def error(call: Call, status: int, code: str, message: str, *, query_code: str |
 
 
 _OPERATOR_ARN = "arn:aws:iam::123456789012:user/lab-operator"
+_TOKEN_INVALID = "The security token included in the request is invalid."
+_QUERY_CODED = ("sts", "iam", "cloudwatch", "ses", "sns")  # services that name it InvalidClientTokenId
+
+
+def region_disabled_error(call: Call) -> Response:
+    """What AWS answers a request signed for a region the account has not enabled: 403 "security token
+    ... invalid" (InvalidClientTokenId in the query services, UnrecognizedClientException in the JSON ones),
+    not an AccessDenied."""
+    if call.protocol == "query" or call.service in _QUERY_CODED:
+        return error(call, 403, "InvalidClientTokenId", _TOKEN_INVALID, query_code="InvalidClientTokenId")
+    code = "UnrecognizedClientException"
+    json_type = (
+        f"application/x-amz-json-{call.json_version}" if call.protocol == "json" else "application/json"
+    )
+    headers = {"x-amzn-RequestId": str(uuid.uuid4()), "x-amzn-ErrorType": code, "Content-Type": json_type}
+    return 403, headers, json.dumps({"__type": code, "message": _TOKEN_INVALID}).encode()
 
 
 def fault_error(call: Call, kind: str) -> Response:
-    """The answer of an ``aws-throttle`` / ``aws-deny`` / ``aws-500`` / ``aws-503`` fault to ``call``."""
+    """The answer of an ``aws-throttle`` / ``aws-deny`` / ``aws-scp-deny`` / ``aws-500`` / ``aws-503``
+    fault to ``call``."""
     rest = call.protocol == "rest-json"
     plain_json = call.protocol in ("json", "cbor") and not call.query_compatible
     if kind == "aws-throttle":
@@ -239,12 +256,14 @@ def fault_error(call: Call, kind: str) -> Response:
         if plain_json:
             return error(call, 400, "ThrottlingException", "Rate exceeded")
         return error(call, 400, "Throttling", "Rate exceeded")
-    if kind == "aws-deny":
+    if kind in ("aws-deny", "aws-scp-deny"):
         action = f"{IAM_PREFIX.get(call.service, call.service)}:{call.operation}"
-        message = (
-            f"User: {_OPERATOR_ARN} is not authorized to perform: {action} on resource: * "
-            f"because no identity-based policy allows the {action} action"
+        why = (  # IAM's wording of the two (the IAM guide's "access denied error messages")
+            "with an explicit deny in a service control policy"
+            if kind == "aws-scp-deny"
+            else f"because no identity-based policy allows the {action} action"
         )
+        message = f"User: {_OPERATOR_ARN} is not authorized to perform: {action} on resource: * {why}"
         if rest:
             return error(call, 403, "AccessDeniedException", message)
         if plain_json:

@@ -12,7 +12,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from maildoctor import yamlfile
 from maildoctor.errors import MaildoctorError
@@ -24,6 +25,15 @@ LAB_ACCOUNT_ID = "123456789012"  # moto's default account
 _DATE_PLACEHOLDER = re.compile(r"\{date:(now|-\d+[dhms])\}")
 _RELATIVE = re.compile(r"^(?:now|-(\d+)([dhms]))$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+# Regions launched after 20 March 2019 are disabled in a new account until enabled ("opt-in regions",
+# AWS Account Management guide, "Enable or disable AWS Regions in your account").
+OPT_IN_REGIONS = frozenset({
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3", "ap-southeast-4",
+    "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-west-1", "eu-central-2", "eu-south-1",
+    "eu-south-2", "il-central-1", "me-central-1", "me-south-1", "mx-central-1",
+})  # fmt: skip
+SuppressionReason = Literal["BOUNCE", "COMPLAINT"]
 
 
 def parse_when(text: str, now: datetime) -> datetime:
@@ -54,6 +64,10 @@ class Account(Strict):
     sent_last_24h: float = 0
     bounce_rate: float = 0.0  # fractions: 0.05 = 5 %
     complaint_rate: float = 0.0
+    suppressed_reasons: list[SuppressionReason] = Field(
+        default_factory=lambda: list[SuppressionReason](["BOUNCE", "COMPLAINT"]),
+        description="the reasons the account-level suppression list adds addresses for",
+    )
 
 
 class Dkim(Strict):
@@ -70,11 +84,24 @@ class MailFrom(Strict):
     behavior_on_mx_failure: Literal["USE_DEFAULT_VALUE", "REJECT_MESSAGE"] = "USE_DEFAULT_VALUE"
 
 
+class ConfigurationSet(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    sending_enabled: bool = True
+    suppressed_reasons: list[SuppressionReason] | None = Field(
+        None,
+        description="the set's suppression override (an empty list: suppress nothing); none: the account's applies",
+    )
+
+
 class Identity(Strict):
     identity: str
     verification: Literal["PENDING", "SUCCESS", "FAILED", "TEMPORARY_FAILURE", "NOT_STARTED"] = "SUCCESS"
     dkim: Dkim | None = None
     mail_from: MailFrom | None = None
+    configuration_set: str | None = Field(
+        None,
+        description="the identity's default configuration set (a name in configuration_sets, same region)",
+    )
 
     @property
     def type(self) -> str:
@@ -123,18 +150,38 @@ class Iam(Strict):
     users: list[User] = Field(default_factory=list)
 
 
+SES_EVENTS = ("UpdateAccountSendingEnabled", "PutAccountSendingAttributes")  # SES v1, SES v2
+
+
 class TrailEvent(Strict):
     event: Literal["CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "CreateUser", "AttachUserPolicy",
                    "PutUserPolicy", "DeleteUser",
                    # read events (readOnly: true), as the console and scanners make them
-                   "GetUser", "ListUsers", "ListAccessKeys", "GetAccessKeyLastUsed"]  # fmt: skip
+                   "GetUser", "ListUsers", "ListAccessKeys", "GetAccessKeyLastUsed",
+                   # SES: the account's own pause (or resume), recorded in the region it applies to
+                   "UpdateAccountSendingEnabled", "PutAccountSendingAttributes"]  # fmt: skip
     time: RelTime
-    actor: str = Field(description="the IAM user name (or role session) that made the call")
-    user: str = Field(description="the IAM user acted on")
+    actor: str = Field(
+        description="the IAM user name (or ROLE/SESSION, an assumed-role session) that made the call"
+    )
+    user: str | None = Field(None, description="the IAM user acted on (IAM events only)")
     key: str | None = Field(None, description="the access key id acted on")
     status: Literal["Active", "Inactive"] | None = None
+    enabled: bool = Field(False, description="SES events: the sending state the call set")
     source_ip: str = "198.51.100.7"
     region: str = "us-east-1"
+
+    @model_validator(mode="after")
+    def _user_for_iam(self) -> TrailEvent:
+        if self.event not in SES_EVENTS and self.user is None:
+            raise PydanticCustomError(
+                "missing_user", "user is required for the IAM event {event}", {"event": self.event}
+            )
+        return self
+
+    @property
+    def source(self) -> str:
+        return "ses.amazonaws.com" if self.event in SES_EVENTS else "iam.amazonaws.com"
 
 
 _RR_TYPES = {"A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "PTR", "SRV", "CAA"}
@@ -187,6 +234,14 @@ class Scenario(Strict):
         default_factory=dict, description="per region; default: healthy production"
     )
     identities: dict[str, list[Identity]] = Field(default_factory=dict, description="per region")
+    configuration_sets: dict[str, list[ConfigurationSet]] = Field(
+        default_factory=dict, description="per region: SES configuration sets (an identity may name one)"
+    )
+    enabled_regions: list[str] = Field(
+        default_factory=list,
+        description="opt-in regions the account has enabled; every region the scenario names is enabled too, "
+        "the other opt-in regions are disabled (as in a new account)",
+    )
     suppression: dict[str, list[Suppressed]] = Field(default_factory=dict, description="per region")
     iam: Iam = Field(default_factory=Iam)
     cloudtrail: list[TrailEvent] = Field(default_factory=list)
@@ -228,13 +283,59 @@ class Scenario(Strict):
         description="access key ids of other AWS accounts -> the owning account (sts:GetAccessKeyInfo)",
     )
 
-    @field_validator("account", "identities", "suppression")
+    @field_validator("account", "identities", "suppression", "configuration_sets")
     @classmethod
     def _regions_named(cls, value: dict[str, Any]) -> dict[str, Any]:
         for region in value:
             if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", region):
                 raise ValueError(f"{region!r} is not a region name")
         return value
+
+    @field_validator("enabled_regions")
+    @classmethod
+    def _opt_in_only(cls, value: list[str]) -> list[str]:
+        for region in value:
+            if region not in OPT_IN_REGIONS:
+                raise ValueError(
+                    f"{region!r} is not an opt-in region (opt-in: {', '.join(sorted(OPT_IN_REGIONS))})"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _configuration_sets_known(self) -> Scenario:
+        for region, identities in self.identities.items():
+            known = {c.name for c in self.configuration_sets.get(region, [])}
+            for index, identity in enumerate(identities):
+                if identity.configuration_set is not None and identity.configuration_set not in known:
+                    # ctx "path": where load_scenario points (a model-level error has no location of its own)
+                    raise PydanticCustomError(
+                        "unknown_configuration_set",
+                        "configuration set '{name}' is not in configuration_sets.{region}",
+                        {
+                            "name": identity.configuration_set,
+                            "region": region,
+                            "path": ("identities", region, index, "configuration_set"),
+                        },
+                    )
+        return self
+
+    def named_regions(self) -> set[str]:
+        """Every region the scenario names (each is enabled in the lab's account)."""
+        named = {*self.regions, *self.account, *self.identities, *self.suppression, *self.configuration_sets}
+        named |= {event.region for event in self.cloudtrail}
+        region_input = self.inputs.get("region")
+        if isinstance(region_input, str) and region_input:
+            named.add(region_input)
+        return named
+
+    def region_enabled(self, region: str) -> bool:
+        """Whether the account may use ``region``: opt-in regions only when enabled or named."""
+        return (
+            region not in OPT_IN_REGIONS or region in self.enabled_regions or region in self.named_regions()
+        )
+
+    def configuration_set(self, region: str, name: str) -> ConfigurationSet | None:
+        return next((c for c in self.configuration_sets.get(region, []) if c.name == name), None)
 
     @property
     def region(self) -> str:
@@ -323,8 +424,9 @@ def load_scenario(name_or_path: str) -> Scenario:
     except ValidationError as exc:
         errors = []
         for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"])
-            errors.append(f"{path}:{lines.line(err['loc'])}: {yamlfile.error_message(err, field)}")
+            where = (err.get("ctx") or {}).get("path") or err["loc"]
+            field = ".".join(str(p) for p in where)
+            errors.append(f"{path}:{lines.line(where)}: {yamlfile.error_message(err, field)}")
         raise ScenarioError("\n".join(errors)) from None
 
 

@@ -11,8 +11,10 @@ It answers the way ``email-smtp.<region>.amazonaws.com`` does (reply texts from 
 * MAIL / RCPT / DATA before AUTH: ``530 Authentication required``;
 * the sending checks are made at the end of DATA, where SES makes them (clients see them as the reply to
   the final ``.``; aiosmtplib raises ``SMTPDataError(554, ...)``), in this order: sending paused for the
-  account, identities not verified (the envelope sender and the From header address, plus the recipients
-  when the account is in the sandbox), the IAM user not allowed ``ses:SendRawEmail`` on the identity;
+  account (``Sending suspended`` when the account paused itself, ``Sending paused`` when AWS did), identities not verified (the envelope sender and the From header address, plus the recipients
+  when the account is in the sandbox), the IAM user not allowed ``ses:SendRawEmail`` on the identity
+  (evaluated as SimulatePrincipalPolicy is, with ``ses:FromAddress``, ``ses:FromDisplayName`` and
+  ``ses:Recipients`` from the message);
 * otherwise ``250 Ok <message-id>``; the message is discarded, the last few are kept in memory.
 
 Faults (``set_faults(SmtpFaults(...))``, see maildoctor.lab.faults) apply to connections made after they are
@@ -44,13 +46,13 @@ from collections import deque
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, AnyStr
 
 import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
+from maildoctor.lab.aws import user_decision
 from maildoctor.lab.faults import SmtpFaults
 from maildoctor.lab.scenario import LAB_ACCOUNT_ID, Scenario, User
 from maildoctor.lab.service import Service
@@ -75,16 +77,22 @@ AUTH_SIGV2 = (
     "Please migrate to Signature Version 4."
 )
 AUTH_REQUIRED = "530 Authentication required"
+# AWS's pause (enforcement), as real logs show it
 SENDING_PAUSED = (
     "554 Message rejected: Sending paused for this account. "
     "For more information, please check the AWS Management Console."
+)
+# the account's own pause (SendingEnabled false while HEALTHY), as public client code quotes SES
+SENDING_SUSPENDED = (
+    "554 Message rejected: Sending suspended for this account. For more information, please check the "
+    "inbox of the email address associated with your AWS account."
 )
 NOT_VERIFIED = "554 Message rejected: Email address is not verified. The following identities failed the check in region {region}: {identities}"
 TOO_MANY_CONNECTIONS = "421 Too many concurrent SMTP connections"
 TLS_NOT_AVAILABLE = "454 TLS not available due to temporary reason"
 ACCESS_DENIED = "554 Access denied: User {user_arn} is not authorized to perform ses:SendRawEmail on resource {identity_arn}"
 
-_SEND_ACTION = "ses:sendrawemail"
+_SEND_ACTION = "ses:SendRawEmail"
 _CONNECT_TIMEOUT = 10.0
 
 
@@ -159,23 +167,21 @@ def _verified_identity(scenario: Scenario, region: str, address: str) -> str | N
     return None
 
 
-def _may_send(user: User, identity_arn: str) -> bool:
-    """IAM, simplified: an explicit Deny wins, else some Allow must match the action and the resource."""
-    allowed = False
-    for policy in user.policies:
-        if not any(fnmatchcase(_SEND_ACTION, action.lower()) for action in policy.actions):
-            continue
-        if not fnmatchcase(identity_arn, policy.resource):
-            continue
-        if policy.effect == "Deny":
-            return False
-        allowed = True
-    return allowed
+def _may_send(user: User, identity_arn: str, context: dict[str, list[str]]) -> bool:
+    """IAM's decision on ses:SendRawEmail, conditions included, as SimulatePrincipalPolicy gives it."""
+    return user_decision(user, _SEND_ACTION, identity_arn, context) == "allowed"
+
+
+def _from_header(content: bytes) -> list[tuple[str, str]]:
+    """(display name, address) of each From header address."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(content)
+    return [
+        (name, addr) for name, addr in email.utils.getaddresses(headers.get_all("From", [])) if "@" in addr
+    ]
 
 
 def _from_header_addresses(content: bytes) -> list[str]:
-    headers = BytesHeaderParser(policy=compat32).parsebytes(content)
-    return [addr for _, addr in email.utils.getaddresses(headers.get_all("From", [])) if "@" in addr]
+    return [addr for _, addr in _from_header(content)]
 
 
 class _Handler:
@@ -506,8 +512,9 @@ class LabSmtpServer(Service):
         self, scenario: Scenario, login: _Login, mail_from: str, rcpt_tos: list[str], content: bytes
     ) -> str:
         region = scenario.region
-        if not scenario.account_in(region).sending_enabled:
-            return SENDING_PAUSED
+        account = scenario.account_in(region)
+        if not account.sending_enabled:
+            return SENDING_SUSPENDED if account.enforcement == "HEALTHY" else SENDING_PAUSED
         found = scenario.find_key(login.access_key_id)
         user = found[0] if found is not None else User(name=login.user)  # key gone since: no permissions
 
@@ -527,7 +534,13 @@ class LabSmtpServer(Service):
         sender = from_header[0] if from_header else mail_from
         identity = _verified_identity(scenario, region, sender) or sender
         identity_arn = f"arn:aws:ses:{region}:{LAB_ACCOUNT_ID}:identity/{identity}"
-        if not _may_send(user, identity_arn):
+        # SES's condition keys for a send (DG "Controlling access to Amazon SES"): the From address (the
+        # envelope sender when there is no From header), its display name, every recipient
+        context = {"ses:FromAddress": [sender], "ses:Recipients": list(rcpt_tos)}
+        names = [name for name, _ in _from_header(content) if name]
+        if names:
+            context["ses:FromDisplayName"] = names[:1]
+        if not _may_send(user, identity_arn, context):
             user_arn = f"arn:aws:iam::{LAB_ACCOUNT_ID}:user/{user.name}"
             return ACCESS_DENIED.format(user_arn=user_arn, identity_arn=identity_arn)
 

@@ -365,7 +365,8 @@ async def test_sandbox_recipients_must_be_verified(lab: LabSmtpServer) -> None:
 
 
 async def test_sending_paused_gets_554(lab: LabSmtpServer) -> None:
-    lab.load(scenario(account={"us-east-1": {"sending_enabled": False}}))
+    # paused by AWS (enforcement); the account's own pause is in test_lab_follows_aws.py
+    lab.load(scenario(account={"us-east-1": {"sending_enabled": False, "enforcement": "SHUTDOWN"}}))
     smtp = await logged_in(lab)
     try:
         with pytest.raises(aiosmtplib.SMTPDataError) as raised:
