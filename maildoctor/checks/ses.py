@@ -33,7 +33,7 @@ from maildoctor.checks.dns import (
     check_dkim_tokens,
 )
 from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, check
-from maildoctor.clients.aws import AwsClient, AwsError
+from maildoctor.clients.aws import AwsClient, AwsError, RegionSet
 from maildoctor.dnsauth.domains import (
     normalize_domain,
     organizational_domain,
@@ -67,9 +67,10 @@ DomainAnalysis = Callable[[AwsClient, DnsQuery, str, str], Awaitable[Analysis[An
 
 
 async def _for_domain(ctx: CheckContext[DomainArgs], analyze: DomainAnalysis) -> CheckResult:
-    """Run ``analyze(aws, dns, region, domain)`` for a check of the From domain, and report it."""
-    aws, domain = ctx.clients.aws, normalize_domain(ctx.args.domain)
-    return (await analyze(aws, ctx.clients.dns, _region(ctx.args, aws), domain)).result()
+    """Run ``analyze(aws, dns, region, who)`` for a check of the From domain (``who``: the domain, or
+    the sender's address, whose own identity can override its domain's settings), and report it."""
+    aws, who = ctx.clients.aws, ctx.args.domain.strip()
+    return (await analyze(aws, ctx.clients.dns, _region(ctx.args, aws), who)).result()
 
 
 def _num(value: Any) -> int | float | None:
@@ -109,12 +110,18 @@ def domain_chain(domain: str) -> list[str]:
 
 def identity_names(who: str) -> list[str]:
     """The identities that can stand for an address or a domain: the address itself (if it is one),
-    then its domain and the parents of that (:func:`domain_chain`)."""
-    return ([who] if "@" in who else []) + domain_chain(who)
+    the address without its +label (a verified ``user@d`` covers ``user+tag@d``), then its domain and
+    the parents of that (:func:`domain_chain`)."""
+    addresses: list[str] = []
+    if "@" in who:
+        local, _, host = who.rpartition("@")
+        base = local.split("+", 1)[0]
+        addresses = list(dict.fromkeys([who] + ([f"{base}@{host}"] if base and base != local else [])))
+    return addresses + domain_chain(who)
 
 
 IDENTITY_KEYS = ("IdentityType", "VerifiedForSendingStatus", "VerificationStatus", "VerificationInfo",
-                 "DkimAttributes", "MailFromAttributes")  # fmt: skip
+                 "DkimAttributes", "MailFromAttributes", "ConfigurationSetName")  # fmt: skip
 
 
 class IdentitySummary(Facts):
@@ -173,6 +180,12 @@ class IdentityLookup:
     def mail_from(self) -> dict[str, Any]:
         return dict((self.response or {}).get("MailFromAttributes") or {})
 
+    @property
+    def configuration_set(self) -> str | None:
+        """The identity's default configuration set (ConfigurationSetName), if any."""
+        name = (self.response or {}).get("ConfigurationSetName")
+        return str(name) if name else None
+
     def summary(self) -> IdentitySummary:
         return IdentitySummary(
             name=self.name,
@@ -207,16 +220,105 @@ async def get_identities(aws: AwsClient, region: str, names: Iterable[str]) -> l
     return list(await asyncio.gather(*(get_identity(aws, region, n) for n in dict.fromkeys(names))))
 
 
+@dataclass
+class ConfigurationSetLookup:
+    """A configuration set read with GetConfigurationSet (``response`` None when it could not be read)."""
+
+    name: str
+    region: str
+    response: dict[str, Any] | None = None
+    error: AwsError | None = None
+
+    @property
+    def sending_enabled(self) -> bool | None:
+        if self.response is None:
+            return None
+        return bool((self.response.get("SendingOptions") or {}).get("SendingEnabled", True))
+
+    @property
+    def suppressed_reasons(self) -> list[str] | None:
+        """The set's suppression override; None when it has none (the account's list then applies)."""
+        options = (self.response or {}).get("SuppressionOptions")
+        if not isinstance(options, dict) or "SuppressedReasons" not in options:
+            return None
+        return [str(r) for r in options.get("SuppressedReasons") or []]
+
+    def evidence(self) -> Evidence:
+        ask = _cli("GetConfigurationSet", self.region, ConfigurationSetName=self.name)
+        if self.error is not None:
+            answer = f"{self.error.code}: {self.error.message}"
+        else:
+            answer = excerpt(self.response or {}, ("SendingOptions", "SuppressionOptions"))
+        return Evidence(f"GetConfigurationSet {self.name} ({self.region})", f"{ask}\n{answer}")
+
+
+async def get_configuration_set(aws: AwsClient, region: str, name: str) -> ConfigurationSetLookup:
+    try:
+        answer = await aws.call("sesv2", "GetConfigurationSet", region=region, ConfigurationSetName=name)
+    except AwsError as err:
+        return ConfigurationSetLookup(name, region, error=err)
+    return ConfigurationSetLookup(name, region, response=answer)
+
+
+def sending_identity(lookups: Sequence[IdentityLookup]) -> IdentityLookup | None:
+    """The identity SES sends as: the most specific verified one (the address, then its domains)."""
+    return next((lk for lk in lookups if lk.verified), None)
+
+
 def _first_error(lookups: Iterable[IdentityLookup]) -> AwsError | None:
     return next((lk.error for lk in lookups if lk.error is not None), None)
 
 
-async def _account_id(aws: AwsClient) -> str:
+async def _account_and_partition(aws: AwsClient) -> tuple[str, str]:
+    """The account id ('*' when STS would not say) and the partition (aws, aws-cn, aws-us-gov)."""
     try:
-        answer = await aws.call("sts", "GetCallerIdentity")
+        caller = await aws.caller()
     except AwsError:
-        return "*"
-    return str(answer.get("Account") or "*")
+        return "*", aws.partition  # the client region's partition, from botocore's data
+    return caller.account or "*", caller.partition
+
+
+# ------------------------------------------------------------------------------ regions of the account
+
+
+@dataclass
+class RegionSweep:
+    """How the other regions of a sweep answered: those whose error means "not enabled in this account"
+    (inferred when account:ListRegions did not answer), and those that could not be checked."""
+
+    regions: RegionSet
+    inferred: list[str]
+    unchecked: list[UncheckedRegion]
+
+    @property
+    def not_enabled(self) -> list[str]:
+        return sorted({*self.regions.disabled, *self.inferred})
+
+    def note(self, listing: bool = True) -> str | None:
+        """The one line that says which regions were not checked because the account has them off
+        (naming them for evidence, counting them for a summary)."""
+        notes = [n for n in [self.regions.note(listing)] if n]
+        if self.inferred:
+            names = f": {', '.join(self.inferred)}" if listing else ""
+            notes.append(
+                f"{len(self.inferred)} region(s) refused the security token: not enabled in this account "
+                f"(account:ListRegions was not allowed, so this is inferred){names}"
+            )
+        return "; ".join(notes) or None
+
+
+def sort_region_errors(regions: RegionSet, errors: dict[str, AwsError], own_answered: bool) -> RegionSweep:
+    """Sort the other regions' errors: a refused token while the sending region answered and the
+    account's regions are unknown is a region not enabled (not a permission); any other error is an
+    unchecked region, said as AwsError says it (an explicit deny as an organisation or boundary policy)."""
+    inferred: list[str] = []
+    unchecked: list[UncheckedRegion] = []
+    for r, err in sorted(errors.items()):
+        if err.kind == "token-refused" and own_answered and not regions.known:
+            inferred.append(r)
+        else:
+            unchecked.append(UncheckedRegion(region=r, code=err.code, reason=str(err)))
+    return RegionSweep(regions, inferred, unchecked)
 
 
 def _domain_identity(lookups: Sequence[IdentityLookup], chain: Sequence[str]) -> IdentityLookup | None:
@@ -247,6 +349,21 @@ async def covering_identity(aws: AwsClient, region: str, domain: str) -> Coverin
     return CoveringIdentity(_domain_identity(lookups, chain), lookups, _first_error(lookups))
 
 
+async def mail_from_identity(aws: AwsClient, region: str, who: str) -> CoveringIdentity:
+    """The identity whose MAIL FROM setting SES uses for ``who``: a verified address identity (the
+    address, or it without its +label) with its own MAIL FROM domain overrides its domain's; else the
+    domain identity that covers the domain."""
+    addresses = [n for n in identity_names(who) if "@" in n]
+    own, covering = await asyncio.gather(
+        get_identities(aws, region, addresses), covering_identity(aws, region, normalize_domain(who))
+    )
+    lookups = [*own, *covering.lookups]
+    address = next((lk for lk in own if lk.verified and lk.mail_from.get("MailFromDomain")), None)
+    error = _first_error(own) if address is None else None
+    # an address that could not be read may override the domain's setting: then nothing is known
+    return CoveringIdentity(None if error else address or covering.identity, lookups, error or covering.error)
+
+
 # ------------------------------------------------------------------------------------------ identity
 
 
@@ -268,16 +385,33 @@ class IdentityFacts(Facts):
     unchecked_regions: list[UncheckedRegion] = Field(
         [], description="other regions that could not be checked"
     )
+    regions_not_enabled: list[str] = Field(
+        [], description="SES regions not enabled in this account: not searched (said once, not unchecked)"
+    )
     verification_error: str | None = Field(None, description="SES's VerificationInfo.ErrorType, if any")
     account_id: str | None = Field(None, description="the AWS account id ('*' when STS would not say)")
+    configuration_set: str | None = Field(
+        None, description="the sending identity's default configuration set (ConfigurationSetName), if any"
+    )
+    configuration_set_sending_enabled: bool | None = Field(
+        None, description="whether that set lets mail through (SendingOptions.SendingEnabled; None: not read)"
+    )
+    configuration_set_command: str | None = Field(
+        None, description="the AWS CLI command that turns sending of that set back on (when it is paused)"
+    )
 
 
 @check(
     "ses.identity",
-    outcomes={"pass", "not-found", "unverified"},
+    outcomes={"pass", "not-found", "unverified", "configuration-set-paused"},
     args=IdentityArgs,
     facts=IdentityFacts,
-    iam_actions=("ses:GetEmailIdentity", "sts:GetCallerIdentity"),
+    iam_actions=(
+        "ses:GetEmailIdentity",
+        "ses:GetConfigurationSet",
+        "sts:GetCallerIdentity",
+        "account:ListRegions",
+    ),
 )
 async def identity_check(ctx: CheckContext[IdentityArgs]) -> CheckResult:
     """The sender's address or domain (or a parent domain) is an SES identity verified for sending."""
@@ -291,7 +425,9 @@ async def analyze_identity(aws: AwsClient, region: str, sender: str) -> Analysis
     domain = normalize_domain(sender)
     names = identity_names(sender)
     facts = IdentityFacts(sender=sender, domain=domain, region=region)
-    lookups, account = await asyncio.gather(get_identities(aws, region, names), _account_id(aws))
+    lookups, (account, partition) = await asyncio.gather(
+        get_identities(aws, region, names), _account_and_partition(aws)
+    )
     a = Analysis(facts, evidence=[lk.evidence() for lk in lookups])
     err = _first_error(lookups)
     if err is not None:
@@ -300,7 +436,9 @@ async def analyze_identity(aws: AwsClient, region: str, sender: str) -> Analysis
     verified = next((lk for lk in found if lk.verified), None)  # the address first, then the domains
     subject = verified or (found[0] if found else None)
     facts.identities = [lk.summary() for lk in found]
-    facts.identity_arn = f"arn:aws:ses:{region}:{account}:identity/{subject.name if subject else domain}"
+    facts.identity_arn = (
+        f"arn:{partition}:ses:{region}:{account}:identity/{subject.name if subject else domain}"
+    )
     facts.account_id = account
     error_types = [lk.error_type for lk in ([verified] if verified else found) if lk.error_type]
     facts.verification_error = error_types[0] if error_types else None
@@ -310,10 +448,42 @@ async def analyze_identity(aws: AwsClient, region: str, sender: str) -> Analysis
         summary = f"{verified.name} is verified for sending in {region}"
         if verified.name.lower() != sender.lower():
             summary += f" (the {kind} identity covers {sender})"
-        return a.conclude("pass", "pass", summary)
+        return await _configuration_set_verdict(a, aws, region, verified, summary)
     if found:
         return a.conclude("unverified", "fail", _unverified_summary(found, region))
     return await _search_other_regions(a, aws, region, names)
+
+
+def configuration_set_command(name: str, region: str) -> str:
+    return (
+        f"aws sesv2 put-configuration-set-sending-options --configuration-set-name {name} --sending-enabled "
+        f"--region {region}"
+    )
+
+
+async def _configuration_set_verdict(
+    a: Analysis[IdentityFacts], aws: AwsClient, region: str, verified: IdentityLookup, summary: str
+) -> Analysis[IdentityFacts]:
+    """A verified identity whose default configuration set has sending paused sends nothing through it."""
+    name = verified.configuration_set
+    if name is None:
+        return a.conclude("pass", "pass", summary)
+    cs = await get_configuration_set(aws, region, name)
+    a.evidence.append(cs.evidence())
+    f = a.facts
+    f.configuration_set, f.configuration_set_sending_enabled = name, cs.sending_enabled
+    if cs.error is not None:
+        return a.conclude(
+            "pass", "warn", f"{summary}; its default configuration set {name} could not be read: {cs.error}"
+        )
+    if cs.sending_enabled is False:
+        f.configuration_set_command = configuration_set_command(name, region)
+        summary = (
+            f"{summary}, but its default configuration set {name} has sending paused (SendingOptions."
+            f"SendingEnabled false): SES refuses every message sent with {name}"
+        )
+        return a.conclude("configuration-set-paused", "fail", summary)
+    return a.conclude("pass", "pass", f"{summary} (default configuration set {name}, sending enabled)")
 
 
 def _unverified_summary(found: Sequence[IdentityLookup], region: str) -> str:
@@ -339,17 +509,21 @@ async def _search_other_regions(
 ) -> Analysis[IdentityFacts]:
     """Not in the sending region: is it verified somewhere else? (A common slip: a different region.)"""
     facts = a.facts
-    others = [r for r in aws.ses_regions() if r != region]
+    regions = await aws.ses_regions()
+    others = [r for r in regions.enabled if r != region]  # a disabled region cannot hold one
     per_region = await asyncio.gather(*(get_identities(aws, r, names) for r in others))
     absent: list[str] = []
+    errors: dict[str, AwsError] = {}
     for other, lookups in zip(others, per_region, strict=True):
         hits = [lk for lk in lookups if lk.found]
         error = _first_error(lookups)
         facts.found_elsewhere += [FoundElsewhere(region=other, **lk.summary().model_dump()) for lk in hits]
         if error is not None and not hits:
-            facts.unchecked_regions += [UncheckedRegion(region=other, code=error.code, reason=str(error))]
+            errors[other] = error
         elif not hits:
             absent.append(other)
+    sweep = sort_region_errors(regions, errors, own_answered=True)
+    facts.unchecked_regions, facts.regions_not_enabled = sweep.unchecked, sweep.not_enabled
     facts.found_in_regions = sorted({f.region for f in facts.found_elsewhere})
     lines = [
         f"{f.region}: {f.name} ({f.type}, {f.verification_status}"
@@ -358,9 +532,13 @@ async def _search_other_regions(
     ]
     lines += [f"{u.region}: could not check: {u.reason}" for u in facts.unchecked_regions]
     lines.append(f"not found in {len(absent)} other region(s): {', '.join(absent) or '-'}")
+    note = sweep.note(listing=False)  # the summary counts them; the evidence names them
+    if note:
+        lines.append(sweep.note() or "")
     title = f"GetEmailIdentity {', '.join(names)} in {len(others)} other regions"
     a.evidence.append(Evidence(title, "\n".join(lines)))
-    return a.conclude("not-found", "fail", _not_found_summary(facts, region, names))
+    summary = _not_found_summary(facts, region, names) + (f"; {note}" if note else "")
+    return a.conclude("not-found", "fail", summary)
 
 
 def _not_found_summary(facts: IdentityFacts, region: str, names: list[str]) -> str:
@@ -409,11 +587,23 @@ class AccountFacts(Facts):
     recipient_verified: bool | None = Field(None, description="whether the recipient is a verified identity")
     metric_errors: list[str] = Field([], description="why a reputation rate could not be read")
     problems: list[str] = Field([], description="what stops or threatens sending")
+    paused_by: str | None = Field(
+        None,
+        description="who paused sending: 'aws' (enforcement: PROBATION or SHUTDOWN) or 'account' (SendingEnabled "
+        "false while HEALTHY: the account's own UpdateAccountSendingEnabled / PutAccountSendingAttributes)",
+    )
+    resume_command: str | None = Field(
+        None, description="the AWS CLI command that turns sending back on (for a pause by the account)"
+    )
+
+
+def resume_command(region: str) -> str:
+    return f"aws sesv2 put-account-sending-attributes --sending-enabled --region {region}"
 
 
 @check(
     "ses.account",
-    outcomes={"pass", "sandbox", "sending-paused", "under-review", "quota-exhausted"},
+    outcomes={"pass", "sandbox", "sending-paused", "paused-by-account", "under-review", "quota-exhausted"},
     args=AccountArgs,
     facts=AccountFacts,
     iam_actions=("ses:GetAccount", "ses:GetEmailIdentity", "cloudwatch:GetMetricStatistics"),
@@ -601,6 +791,15 @@ def _account_verdict(
         return f"; also: {'; '.join(rest)}" if rest else ""
 
     if state.paused:
+        # SendingEnabled false with a healthy account: the account paused itself (API or console), not AWS
+        if f.enforcement_status == "HEALTHY" and not f.sending_enabled:
+            f.paused_by, f.resume_command = "account", resume_command(region or "")
+            summary = (
+                f"sending is paused for the account in {region} by the account itself: SendingEnabled is false "
+                f"while the enforcement status is HEALTHY (AWS has not paused it){also(state.paused)}"
+            )
+            return a.conclude("paused-by-account", "fail", summary)
+        f.paused_by = "aws"
         summary = (
             f"sending is paused for the account in {region}: {'; '.join(state.paused)}{also(state.paused)}"
         )
@@ -686,9 +885,10 @@ async def dkim_check(ctx: CheckContext[DomainArgs]) -> CheckResult:
     return await _for_domain(ctx, analyze_dkim)
 
 
-async def analyze_dkim(aws: AwsClient, dns: DnsQuery, region: str, domain: str) -> Analysis[SesDkimFacts]:
-    """How SES signs for ``domain``: the domain identity that covers it, its DKIM settings and (Easy
-    DKIM) the CNAME records in DNS."""
+async def analyze_dkim(aws: AwsClient, dns: DnsQuery, region: str, who: str) -> Analysis[SesDkimFacts]:
+    """How SES signs for ``who``'s domain: the domain identity that covers it, its DKIM settings and
+    (Easy DKIM) the CNAME records in DNS."""
+    domain = normalize_domain(who)
     covering = await covering_identity(aws, region, domain)
     a = Analysis(SesDkimFacts(domain=domain, region=region), evidence=covering.evidence())
     identity = covering.identity
@@ -816,6 +1016,15 @@ class SesMailFromFacts(MailFromRecords):
     identity: str | None = Field(None, description="the domain identity that covers it")
     status: str | None = Field(None, description="SES's MailFromDomainStatus (SUCCESS, PENDING, FAILED …)")
     behavior_on_mx_failure: str | None = Field(None, description="USE_DEFAULT_VALUE or REJECT_MESSAGE")
+    identity_type: str | None = Field(
+        None, description="EMAIL_ADDRESS when the address identity's own MAIL FROM overrides its domain's"
+    )
+    reset_command: str | None = Field(
+        None,
+        description="the AWS CLI command that sets the MAIL FROM domain again, which makes SES check it anew "
+        "(after a FAILED status SES no longer checks it by itself)",
+    )
+    what_now: str | None = Field(None, description="what SES does next about an unverified MAIL FROM domain")
 
 
 @check(
@@ -831,11 +1040,13 @@ async def mail_from_ses_check(ctx: CheckContext[DomainArgs]) -> CheckResult:
 
 
 async def analyze_ses_mail_from(
-    aws: AwsClient, dns: DnsQuery, region: str, domain: str
+    aws: AwsClient, dns: DnsQuery, region: str, who: str
 ) -> Analysis[SesMailFromFacts]:
-    """The custom MAIL FROM domain of the identity that covers ``domain``: what SES says of it, and its
-    MX and SPF records (:func:`maildoctor.checks.dns.analyze_mail_from`)."""
-    covering = await covering_identity(aws, region, domain)
+    """The custom MAIL FROM domain SES uses for ``who`` (an address identity's own, else that of the
+    domain identity that covers its domain): what SES says of it, and its MX and SPF records
+    (:func:`maildoctor.checks.dns.analyze_mail_from`)."""
+    domain = normalize_domain(who)
+    covering = await mail_from_identity(aws, region, who)
     facts = SesMailFromFacts(
         domain=domain, region=region, expected_mx=f"feedback-smtp.{region}.amazonses.com"
     )
@@ -846,6 +1057,7 @@ async def analyze_ses_mail_from(
             return a.could_not_check(covering.error)
         summary = f"no domain identity for {domain} in {region}: no custom MAIL FROM domain to check"
         return a.conclude("skipped", "skipped", summary)
+    facts.identity_type = identity.type
     attrs = identity.mail_from
     mail_from = normalize_domain(str(attrs.get("MailFromDomain") or ""))
     facts.identity, facts.mail_from_domain = identity.name, mail_from or None
@@ -856,6 +1068,11 @@ async def analyze_ses_mail_from(
     if not mail_from:
         summary = "no custom MAIL FROM domain: SES uses amazonses.com, so SPF cannot align"
         return a.conclude("skipped", "info", summary)
+    facts.reset_command = (
+        f"aws sesv2 put-email-identity-mail-from-attributes --email-identity {identity.name} --mail-from-domain "
+        f"{mail_from} --behavior-on-mx-failure {facts.behavior_on_mx_failure or 'USE_DEFAULT_VALUE'} "
+        f"--region {region}"
+    )
     records = await analyze_mail_from(dns, mail_from, region, identity.name)
     a.evidence += records.evidence
     return _ses_mail_from_verdict(a, records)
@@ -874,21 +1091,38 @@ def _ses_mail_from_verdict(
         if behavior in _BEHAVIOR:
             status_problem += f"; {_BEHAVIOR[str(behavior)]}"
         f.problems = [*f.problems, status_problem]
+        if status == "FAILED":  # SES gave up on it: only setting the MAIL FROM domain again restarts it
+            f.what_now = (
+                "SES no longer re-checks a MAIL FROM domain at FAILED: fix the records, then set the MAIL FROM "
+                "domain again (the command below), which makes SES check it anew"
+            )
+        else:
+            f.what_now = (
+                "SES re-checks on its own schedule (within 72 hours of the records resolving); setting the MAIL "
+                "FROM domain again (the command below) makes it check at once"
+            )
+    own = f" (the address identity {f.identity}'s own setting)" if f.identity_type == "EMAIL_ADDRESS" else ""
     dns = records.result()
     if dns.outcome in ("mx-missing", "spf-missing", "error"):
-        summary = dns.summary
+        summary = dns.summary + own
         if status_problem and dns.outcome != "error":
             summary += f" (SES status {status}, BehaviorOnMxFailure {behavior})"
+            if status == "FAILED":
+                summary += "; after fixing it, set the MAIL FROM domain again: SES no longer re-checks it"
         return a.conclude(dns.outcome, dns.status, summary)
     if status_problem:
+        recheck = (
+            "SES no longer re-checks it: set the MAIL FROM domain again"
+            if status == "FAILED"
+            else "SES re-checks on its own schedule"
+        )
         summary = (
-            f"the MX and SPF records of {mail_from} are right, but SES reports its MAIL FROM status as "
-            f"{status} (SES re-checks on its own schedule); "
-            + _BEHAVIOR.get(str(behavior), f"BehaviorOnMxFailure {behavior}")
+            f"the MX and SPF records of {mail_from}{own} are right, but SES reports its MAIL FROM status as "
+            f"{status} ({recheck}); " + _BEHAVIOR.get(str(behavior), f"BehaviorOnMxFailure {behavior}")
         )
         return a.conclude("not-verified", "fail", summary)
     found = dns.summary.removeprefix(f"MAIL FROM {mail_from}: ")
-    summary = f"custom MAIL FROM {mail_from} is verified (SUCCESS): {found}"
+    summary = f"custom MAIL FROM {mail_from}{own} is verified (SUCCESS): {found}"
     return a.conclude("pass", "warn" if dns.status == "warn" else "pass", summary)
 
 
@@ -924,12 +1158,16 @@ async def dmarc_alignment_check(ctx: CheckContext[DomainArgs]) -> CheckResult:
     return await _for_domain(ctx, analyze_alignment)
 
 
-async def analyze_alignment(
-    aws: AwsClient, dns: DnsQuery, region: str, domain: str
-) -> Analysis[AlignmentFacts]:
-    """Whether mail SES sends for ``domain`` can pass its DMARC policy: the policy, and how SES signs
-    (DKIM d=) and what MAIL FROM it uses (SPF) for the identity that covers the domain."""
-    dmarc, covering = await asyncio.gather(analyze_dmarc(dns, domain), covering_identity(aws, region, domain))
+async def analyze_alignment(aws: AwsClient, dns: DnsQuery, region: str, who: str) -> Analysis[AlignmentFacts]:
+    """Whether mail SES sends for ``who`` (a domain or an address) can pass its DMARC policy: the
+    policy, and how SES signs (DKIM d=, the domain identity that covers the domain) and what MAIL FROM
+    it uses (SPF: an address identity's own MAIL FROM overrides its domain's)."""
+    domain = normalize_domain(who)
+    dmarc, covering, sender = await asyncio.gather(
+        analyze_dmarc(dns, domain),
+        covering_identity(aws, region, domain),
+        mail_from_identity(aws, region, who),
+    )
     record, identity = dmarc.parsed, covering.identity
     facts = AlignmentFacts(
         domain=domain,
@@ -952,13 +1190,16 @@ async def analyze_alignment(
             why = f"the DMARC policy at {dmarc.found_at} is {facts.policy or 'missing or invalid'}"
         return a.conclude("skipped", "skipped", f"{why}: DMARC does not enforce")
     a.evidence += covering.evidence()
+    if sender.identity is not None and sender.identity.type == "EMAIL_ADDRESS":  # its MAIL FROM is used
+        a.evidence.append(sender.identity.evidence())
     if identity is None and covering.error is not None:
         return a.could_not_check(covering.error)
     facts.identity = identity.name if identity else None
     facts.dkim_aligned, facts.dkim_reason, facts.signing_domain = _dkim_alignment(
         identity, domain, region, record.adkim
     )
-    attrs = identity.mail_from if identity else {}
+    mail_from_owner = sender.identity if sender.identity is not None else identity
+    attrs = mail_from_owner.mail_from if mail_from_owner else {}
     facts.mail_from_domain = normalize_domain(str(attrs.get("MailFromDomain") or "")) or None
     facts.spf_aligned, facts.spf_reason = _spf_alignment(
         facts.mail_from_domain, attrs.get("MailFromDomainStatus"), domain, record.aspf
@@ -1038,11 +1279,12 @@ def _spf_alignment(mail_from: str | None, status: str | None, domain: str, aspf:
 # --------------------------------------------------------------------------------------- suppression
 
 
-_OPT_IN = ("UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure", "OptInRequired")
-
-
 class SuppressionArgs(RegionArgs):
     recipient: str | None = Field(None, description="the recipient address to look up")
+    sender: str | None = Field(
+        None,
+        description="the sender, whose identity's default configuration set can override the suppression",
+    )
 
 
 class Suppressed(Facts):
@@ -1060,11 +1302,33 @@ class SuppressionFacts(Facts):
     other_regions: list[Suppressed] = Field([], description="the other regions where it is suppressed")
     unchecked_regions: list[UncheckedRegion] = Field([], description="the regions that could not be checked")
     regions_checked: int = Field(0, description="how many regions answered")
+    regions_not_enabled: list[str] = Field(
+        [], description="SES regions not enabled in this account: not swept (said once, not unchecked)"
+    )
     remedy_command: str | None = Field(
         None, description="the AWS CLI command that removes it in the sending region"
     )
     remedy_commands: list[str] = Field(
         [], description="the commands that remove it wherever it is suppressed"
+    )
+    account_suppressed_reasons: list[str] | None = Field(
+        None,
+        description="the reasons the account suppresses for in the sending region (GetAccount "
+        "SuppressionAttributes.SuppressedReasons; None: not read)",
+    )
+    configuration_set: str | None = Field(
+        None, description="the sender identity's default configuration set, if any"
+    )
+    configuration_set_suppressed_reasons: list[str] | None = Field(
+        None, description="that set's suppression override (SuppressionOptions; None: it has none)"
+    )
+    effective_suppressed_reasons: list[str] | None = Field(
+        None,
+        description="the reasons SES suppresses mail from the sender for: the configuration set's override "
+        "when it has one, else the account's (None: not known, the entry is taken to apply)",
+    )
+    entry_applies: bool | None = Field(
+        None, description="whether the sending region's entry stops the sender's mail under those settings"
     )
 
 
@@ -1078,34 +1342,102 @@ def _delete_command(recipient: str, region: str) -> str:
     args=SuppressionArgs,
     facts=SuppressionFacts,
     applies_when=("recipient",),
-    iam_actions=("ses:GetSuppressedDestination",),
+    iam_actions=(
+        "ses:GetSuppressedDestination",
+        "ses:GetAccount",
+        "ses:GetEmailIdentity",
+        "ses:GetConfigurationSet",
+        "account:ListRegions",
+    ),
 )
 async def suppression_check(ctx: CheckContext[SuppressionArgs]) -> CheckResult:
-    """The recipient is not on the account-level suppression list (in the sending region; others shown)."""
-    aws = ctx.clients.aws
-    return (await analyze_suppression(aws, _region(ctx.args, aws), ctx.args.recipient or "")).result()
+    """The recipient is not on the account-level suppression list as SES applies it to the sender's mail
+    (the account's reasons, or the sender identity's configuration set's); other regions shown."""
+    aws, args = ctx.clients.aws, ctx.args
+    return (await analyze_suppression(aws, _region(args, aws), args.recipient or "", args.sender)).result()
 
 
-async def analyze_suppression(aws: AwsClient, region: str, recipient: str) -> Analysis[SuppressionFacts]:
-    """Look ``recipient`` up on the account-level suppression list of every SES region at once."""
-    regions = list(dict.fromkeys([region, *aws.ses_regions()]))
-    answers = await asyncio.gather(
-        *(
-            capture(aws.call("sesv2", "GetSuppressedDestination", region=r, EmailAddress=recipient))
-            for r in regions
+@dataclass
+class _SuppressionSettings:
+    account: list[str] | None
+    configuration_set: str | None
+    set_reasons: list[str] | None
+    evidence: list[Evidence]
+    notes: list[str]
+
+    @property
+    def effective(self) -> list[str] | None:
+        return self.set_reasons if self.set_reasons is not None else self.account
+
+
+async def _suppression_settings(aws: AwsClient, region: str, sender: str | None) -> _SuppressionSettings:
+    """Which reasons SES suppresses for, for mail from ``sender`` in ``region``: the sender identity's
+    default configuration set's SuppressionOptions when it has them, else the account's."""
+    account, lookups = await asyncio.gather(
+        capture(aws.call("sesv2", "GetAccount", region=region)),
+        get_identities(aws, region, identity_names(sender) if sender else []),
+    )
+    out = _SuppressionSettings(None, None, None, [], [])
+    ask = _cli("GetAccount", region)
+    if isinstance(account, AwsError):
+        out.evidence.append(Evidence(f"GetAccount ({region})", f"{ask}\n{account.code}: {account.message}"))
+        out.notes.append(f"the account's suppression settings could not be read ({account})")
+    else:
+        attrs = account.get("SuppressionAttributes") or {}
+        out.account = [str(r) for r in attrs.get("SuppressedReasons") or []]
+        out.evidence.append(
+            Evidence(f"GetAccount ({region})", f"{ask}\n" + excerpt(account, ("SuppressionAttributes",)))
         )
+    out.evidence += [lk.evidence() for lk in lookups]
+    identity = sending_identity(lookups)
+    if identity is None or identity.configuration_set is None:
+        return out
+    cs = await get_configuration_set(aws, region, identity.configuration_set)
+    out.configuration_set = cs.name
+    out.evidence.append(cs.evidence())
+    if cs.error is not None:
+        out.notes.append(f"the configuration set {cs.name} could not be read ({cs.error})")
+    else:
+        out.set_reasons = cs.suppressed_reasons
+    return out
+
+
+async def analyze_suppression(
+    aws: AwsClient, region: str, recipient: str, sender: str | None = None
+) -> Analysis[SuppressionFacts]:
+    """Look ``recipient`` up on the account-level suppression list of every SES region the account has
+    enabled, at once (a disabled region is not called: it can hold no list)."""
+    enabled = await aws.ses_regions()
+    regions = list(dict.fromkeys([region, *enabled.enabled]))
+    settings, answers = await asyncio.gather(
+        _suppression_settings(aws, region, sender),
+        asyncio.gather(
+            *(
+                capture(aws.call("sesv2", "GetSuppressedDestination", region=r, EmailAddress=recipient))
+                for r in regions
+            )
+        ),
     )
     facts = SuppressionFacts(
-        recipient=recipient, region=region, remedy_command=_delete_command(recipient, region)
+        recipient=recipient,
+        region=region,
+        remedy_command=_delete_command(recipient, region),
+        account_suppressed_reasons=settings.account,
+        configuration_set=settings.configuration_set,
+        configuration_set_suppressed_reasons=settings.set_reasons,
+        effective_suppressed_reasons=settings.effective,
     )
     a = Analysis(facts)
-    own, own_error = _sort_suppression(facts, regions, answers)
+    own, own_error, errors = _sort_suppression(facts, regions, answers)
     ask = _cli("GetSuppressedDestination", region, EmailAddress=recipient)
     if own_error is not None:
         a.evidence = [
             Evidence(f"GetSuppressedDestination ({region})", f"{ask}\n{own_error.code}: {own_error.message}")
         ]
         return a.could_not_check(own_error)
+    sweep = sort_region_errors(enabled, errors, own_answered=True)
+    facts.unchecked_regions, facts.regions_not_enabled = sweep.unchecked, sweep.not_enabled
+    note = sweep.note(listing=False)  # the summary counts them; the evidence names them
     own_answer = answers[0]
     if isinstance(own_answer, AwsError):
         own_text = f"{own_answer.code}: {own_answer.message}"
@@ -1114,32 +1446,59 @@ async def analyze_suppression(aws: AwsClient, region: str, recipient: str) -> An
     lines = [f"{o.region}: {o.reason} since {o.last_update_time}" for o in facts.other_regions]
     lines += [f"{u.region}: could not check: {u.reason}" for u in facts.unchecked_regions]
     lines.append(f"{facts.regions_checked} of {len(regions)} regions answered")
+    if note:
+        lines.append(sweep.note() or "")
     a.evidence = [
         Evidence(f"GetSuppressedDestination ({region})", f"{ask}\n{own_text}"),
         Evidence(f"GetSuppressedDestination {recipient} in every SES region", "\n".join(lines)),
+        *settings.evidence,
     ]
     facts.remedy_commands = [
         _delete_command(recipient, e.region) for e in ([own] if own else []) + facts.other_regions
     ]
-    return _suppression_verdict(a, own)
+    if own is not None and settings.effective is not None and own.reason not in settings.effective:
+        facts.entry_applies = False
+        return _not_applied_verdict(a, own, settings, note)
+    facts.entry_applies = own is not None or None
+    return _suppression_verdict(a, own, "; ".join(n for n in [*settings.notes, note or ""] if n) or None)
+
+
+def _reasons(reasons: list[str]) -> str:
+    return " and ".join(reasons) if reasons else "nothing"
+
+
+def _not_applied_verdict(
+    a: Analysis[SuppressionFacts], own: Suppressed, settings: _SuppressionSettings, note: str | None
+) -> Analysis[SuppressionFacts]:
+    """On the list, for a reason the settings that apply to the sender's mail do not suppress."""
+    f = a.facts
+    if settings.set_reasons is not None:
+        whose = f"the configuration set {settings.configuration_set} (the sender identity's default) overrides the account and suppresses {_reasons(settings.set_reasons)}"
+    else:
+        whose = f"the account suppresses {_reasons(settings.account or [])} only"
+    summary = (
+        f"{f.recipient} is on the account-level suppression list in {f.region} ({own.reason}, since "
+        f"{own.last_update_time}), but {whose}: the entry does not stop this mail"
+        + (f"; {note}" if note else "")
+    )
+    f.suppressed, f.reason, f.last_update_time = True, own.reason, own.last_update_time
+    return a.conclude("pass", "info", summary)
 
 
 def _sort_suppression(
     facts: SuppressionFacts, regions: list[str], answers: Sequence[dict[str, Any] | AwsError]
-) -> tuple[Suppressed | None, AwsError | None]:
+) -> tuple[Suppressed | None, AwsError | None, dict[str, AwsError]]:
     """Put each region's answer in ``facts``; give the sending region's entry (None when it is not
-    suppressed there) or its error."""
+    suppressed there) or its error, and the other regions' errors."""
     own: Suppressed | None = None
     own_error: AwsError | None = None
+    errors: dict[str, AwsError] = {}
     for r, answer in zip(regions, answers, strict=True):
         if isinstance(answer, AwsError) and answer.code != NOT_FOUND:
             if r == facts.region:
                 own_error = answer
             else:
-                why = " (is the region enabled for the account?)" if answer.code in _OPT_IN else ""
-                facts.unchecked_regions += [
-                    UncheckedRegion(region=r, code=answer.code, reason=f"{answer}{why}")
-                ]
+                errors[r] = answer
             continue
         facts.regions_checked += 1
         if isinstance(answer, AwsError):  # NotFound: not suppressed there
@@ -1154,17 +1513,19 @@ def _sort_suppression(
             own = entry
         else:
             facts.other_regions += [entry]
-    return own, own_error
+    return own, own_error, errors
 
 
-def _suppression_verdict(a: Analysis[SuppressionFacts], own: Suppressed | None) -> Analysis[SuppressionFacts]:
+def _suppression_verdict(
+    a: Analysis[SuppressionFacts], own: Suppressed | None, note: str | None
+) -> Analysis[SuppressionFacts]:
     f = a.facts
     recipient, region, others = f.recipient, f.region, f.other_regions
     listed = ", ".join(f"{o.region} ({o.reason})" for o in others)
     elsewhere = f"; also suppressed in {listed}" if others else ""
     unchecked_note = (
         f"; {len(f.unchecked_regions)} region(s) could not be checked" if f.unchecked_regions else ""
-    )
+    ) + (f"; {note}" if note else "")
     if own is not None:
         f.suppressed, f.reason, f.last_update_time = True, own.reason, own.last_update_time
         summary = (

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 
 from maildoctor.checks.common import jsonable
@@ -17,7 +18,7 @@ from maildoctor.checks.registry import CheckResult, default_registry
 from maildoctor.checks.ses import SuppressionFacts, domain_chain
 from maildoctor.clients import Clients
 from maildoctor.clients.settings import Settings
-from maildoctor.lab.scenario import LAB_ACCOUNT_ID, Scenario, load_scenario
+from maildoctor.lab.scenario import LAB_ACCOUNT_ID, OPT_IN_REGIONS, Scenario, load_scenario
 
 TOKENS = [
     "8adbpzerf0x7in09h4qqd64k4syjdubr",
@@ -34,7 +35,13 @@ mail    IN MX  10 feedback-smtp.us-east-1.amazonses.com.
 mail    IN TXT "v=spf1 include:amazonses.com ~all"
 """
 DKIM_CNAMES = "".join(f"{t}._domainkey IN CNAME {t}.dkim.amazonses.com.\n" for t in TOKENS)
-SES_REGION_COUNT = 33  # botocore's sesv2 endpoint data, which ses_regions() reads
+SES_REGIONS = sorted(boto3.Session().get_available_regions("sesv2"))  # botocore's sesv2 endpoint data
+# the opt-in SES regions the lab's account leaves disabled by default (the worlds here name only
+# us-east-1, us-west-2 and eu-west-1, none of them opt-in)
+DISABLED = sorted(set(SES_REGIONS) & OPT_IN_REGIONS)
+SES_REGION_COUNT = len(SES_REGIONS) - len(DISABLED)  # the regions the sweeps call
+NOT_ENABLED = f"{len(DISABLED)} regions not enabled in this account: not checked"  # as a summary says it
+NOT_ENABLED_LISTED = f"{NOT_ENABLED} ({', '.join(DISABLED)})"  # as the evidence says it
 
 
 def shipped(name: str) -> Scenario:
@@ -89,6 +96,7 @@ def ses(load):
         # the state dir is per test and unused by these checks: leave it out of the key
         settings = dataclasses.replace(Settings.resolve(), timeout=5.0, state_dir=None)
         clients = _CLIENTS.setdefault(settings, Clients(settings))
+        clients.forget()  # each test loads its own scenario: nothing read for an earlier one counts
         result = await default_registry()[name].run(clients, args)
         check_shape(name, result, args)
         return result
@@ -116,9 +124,13 @@ def dead_aws(monkeypatch: pytest.MonkeyPatch, dead_port: int):
 def test_checks_are_registered() -> None:
     specs = default_registry()
     expected = {
-        "ses.identity": ({"pass", "not-found", "unverified"}, {"sender"}, {"sender", "region"}),
+        "ses.identity": (
+            {"pass", "not-found", "unverified", "configuration-set-paused"},
+            {"sender"},
+            {"sender", "region"},
+        ),
         "ses.account": (
-            {"pass", "sandbox", "sending-paused", "under-review", "quota-exhausted"},
+            {"pass", "sandbox", "sending-paused", "paused-by-account", "under-review", "quota-exhausted"},
             set(),
             {"region", "recipient"},
         ),
@@ -133,13 +145,18 @@ def test_checks_are_registered() -> None:
             {"domain", "region"},
         ),
         "ses.dmarc_alignment": ({"pass", "unaligned", "skipped"}, {"domain"}, {"domain", "region"}),
-        "ses.suppression": ({"pass", "suppressed", "skipped"}, set(), {"recipient", "region"}),
+        "ses.suppression": ({"pass", "suppressed", "skipped"}, set(), {"recipient", "region", "sender"}),
     }
     for name, (outcomes, required, args) in expected.items():
         spec = specs[name]
         assert (spec.outcomes, spec.required_args, spec.arg_names) == (outcomes, required, args), name
         assert spec.description
-    assert specs["ses.identity"].iam_actions == ("ses:GetEmailIdentity", "sts:GetCallerIdentity")
+    assert set(specs["ses.identity"].iam_actions) == {
+        "ses:GetEmailIdentity",
+        "ses:GetConfigurationSet",
+        "sts:GetCallerIdentity",
+        "account:ListRegions",
+    }
     assert set(specs["ses.account"].iam_actions) == {
         "ses:GetAccount",
         "ses:GetEmailIdentity",
@@ -147,7 +164,13 @@ def test_checks_are_registered() -> None:
     }
     for name in ("ses.dkim", "ses.mail_from", "ses.dmarc_alignment"):
         assert specs[name].iam_actions == ("ses:GetEmailIdentity",)
-    assert specs["ses.suppression"].iam_actions == ("ses:GetSuppressedDestination",)
+    assert set(specs["ses.suppression"].iam_actions) == {
+        "ses:GetSuppressedDestination",
+        "ses:GetAccount",
+        "ses:GetEmailIdentity",
+        "ses:GetConfigurationSet",
+        "account:ListRegions",
+    }
     assert specs["ses.suppression"].applies_when == ("recipient",)
     assert {name for name in expected if specs[name].applies_when} == {"ses.suppression"}
 
@@ -200,7 +223,11 @@ async def test_identity_all_clear(load, ses) -> None:
         "found_in_regions": [],
         "found_elsewhere": [],
         "unchecked_regions": [],
+        "regions_not_enabled": [],
         "verification_error": None,
+        "configuration_set": None,
+        "configuration_set_sending_enabled": None,
+        "configuration_set_command": None,
     }
     text = evidence_text(r)
     assert "$ aws sesv2 get-email-identity --email-identity example.com --region us-east-1" in text
@@ -216,7 +243,7 @@ async def test_identity_not_found_but_verified_in_another_region(load, ses) -> N
     assert (r.outcome, r.status) == ("not-found", "fail")
     assert r.summary == (
         "neither admin@example.com nor example.com is an SES identity in us-east-1; found in us-west-2: "
-        "send from there, or create and verify it in us-east-1"
+        f"send from there, or create and verify it in us-east-1; {NOT_ENABLED}"
     )
     assert r.facts.found_in_regions == ["us-west-2"]
     assert dumped(r)["found_elsewhere"] == [
@@ -237,7 +264,7 @@ async def test_identity_not_found_anywhere(load, ses) -> None:
     assert r.outcome == "not-found"
     assert r.summary == (
         "neither ops@example.net nor example.net is an SES identity in us-east-1; not in any other SES "
-        "region either"
+        f"region either; {NOT_ENABLED}"
     )
     assert r.facts.found_in_regions == []
 
@@ -323,6 +350,8 @@ async def test_account_all_clear(load, ses) -> None:
         "recipient_verified": False,
         "metric_errors": [],
         "problems": [],
+        "paused_by": None,
+        "resume_command": None,
     }
     assert r.summary == (
         "the account in us-east-1 has production access and may send: 212 of 50000 sent in 24 h (0.4%), "
@@ -377,6 +406,32 @@ async def test_account_sending_paused(load, ses) -> None:
         "the account is shut down (EnforcementStatus SHUTDOWN)",
         "the bounce rate 12% is at or above the 10% pause level",
     ]
+    assert (r.facts.paused_by, r.facts.resume_command) == ("aws", None)  # AWS's pause: no command undoes it
+
+
+async def test_account_paused_by_the_account_itself(load, ses) -> None:
+    load("account-paused-by-owner")
+    r = await ses("ses.account", region="us-east-1", recipient="guest@example.net")
+    assert (r.outcome, r.status) == ("paused-by-account", "fail")
+    assert (r.facts.sending_enabled, r.facts.enforcement_status, r.facts.paused_by) == (
+        False,
+        "HEALTHY",
+        "account",
+    )
+    assert (
+        r.facts.resume_command
+        == "aws sesv2 put-account-sending-attributes --sending-enabled --region us-east-1"
+    )
+    assert r.summary == (
+        "sending is paused for the account in us-east-1 by the account itself: SendingEnabled is false while "
+        "the enforcement status is HEALTHY (AWS has not paused it)"
+    )
+
+
+async def test_account_paused_while_on_probation_is_aws(load, ses) -> None:
+    load(world(account={"us-east-1": {"sending_enabled": False, "enforcement": "PROBATION"}}))
+    r = await ses("ses.account", region="us-east-1")
+    assert (r.outcome, r.facts.paused_by) == ("sending-paused", "aws")
 
 
 async def test_account_under_review(load, ses) -> None:
@@ -785,7 +840,7 @@ async def test_recipient_suppressed(load, ses) -> None:
     assert r.summary.startswith(
         "guest@example.net is on the account-level suppression list in us-east-1 (BOUNCE"
     )
-    assert r.summary.endswith("; also suppressed in us-west-2 (COMPLAINT)")
+    assert r.summary.endswith(f"; also suppressed in us-west-2 (COMPLAINT); {NOT_ENABLED}")
     assert '"Reason": "BOUNCE"' in evidence_text(r)
     assert elapsed < 5, f"the {SES_REGION_COUNT}-region fan-out took {elapsed:.2f}s"
 
@@ -805,7 +860,7 @@ async def test_recipient_not_suppressed_anywhere(load, ses) -> None:
     assert (r.facts.other_regions, r.facts.regions_checked) == ([], SES_REGION_COUNT)
     assert r.summary == (
         f"guest@example.net is not on the suppression list in us-east-1 nor in any of {SES_REGION_COUNT - 1} "
-        "other regions"
+        f"other regions; {NOT_ENABLED}"
     )
 
 
@@ -834,3 +889,247 @@ async def test_suppression_aws_unreachable_is_an_error(load, ses, dead_aws) -> N
     assert r.summary.startswith(
         "could not check: ses:GetSuppressedDestination in us-east-1 failed: EndpointConnectionError"
     )
+
+
+# ------------------------------------------------------------------------------ regions of the account
+
+
+async def test_suppression_sweep_calls_only_the_enabled_regions(lab, load, ses) -> None:
+    load("fresh-account")
+    lab.aws.clear_operations()
+    r = await ses("ses.suppression", recipient="guest@example.net", region="us-east-1")
+    called = {region for service, op, region in lab.aws.operations() if op == "GetSuppressedDestination"}
+    assert called == set(SES_REGIONS) - set(DISABLED)
+    assert (r.outcome, r.status) == ("pass", "pass")
+    f = r.facts
+    assert (f.unchecked_regions, f.regions_not_enabled) == ([], DISABLED)
+    assert f.regions_checked == len(SES_REGIONS) - len(DISABLED)
+    assert r.summary.endswith(f"; {NOT_ENABLED}")
+    assert r.summary.count("not enabled") == 1
+    assert evidence_text(r).count(NOT_ENABLED_LISTED) == 1
+
+
+async def test_regions_refusing_the_token_without_list_regions_are_not_enabled(load, ses, fault) -> None:
+    load("fresh-account")
+    fault("aws-deny:account:ListRegions")
+    r = await ses("ses.suppression", recipient="guest@example.net", region="us-east-1")
+    assert (r.outcome, r.status) == ("pass", "pass")
+    f = r.facts
+    assert (f.unchecked_regions, f.regions_not_enabled) == ([], DISABLED)
+    line = (
+        f"{len(DISABLED)} region(s) refused the security token: not enabled in this account "
+        "(account:ListRegions was not allowed, so this is inferred)"
+    )
+    assert r.summary.endswith(f"; {line}")  # counted in the summary, named in the evidence
+    assert "add it to the policy" not in r.summary + evidence_text(r)
+    assert evidence_text(r).count(f"{line}: {', '.join(DISABLED)}") == 1
+
+
+async def test_identity_search_skips_the_disabled_regions(lab, load, ses) -> None:
+    load(world(identities={"us-east-1": [domain_identity("example.org")]}))
+    lab.aws.clear_operations()
+    r = await ses("ses.identity", sender="ops@example.net")
+    called = {region for _, op, region in lab.aws.operations() if op == "GetEmailIdentity"}
+    assert called == set(SES_REGIONS) - set(DISABLED)
+    assert r.outcome == "not-found"
+    assert (r.facts.unchecked_regions, r.facts.regions_not_enabled) == ([], DISABLED)
+    assert r.summary.endswith(f"not in any other SES region either; {NOT_ENABLED}")
+
+
+# ---------------------------------------------------------------- suppression and identities as SES applies them
+
+
+def with_set(
+    *,
+    account_reasons: list[str] | None = None,
+    set_reasons: list[str] | None = None,
+    sending: bool = True,
+    **extra: Any,
+) -> Scenario:
+    """recipient-suppressed (guest@example.net: BOUNCE in us-east-1) with admin@example.com's default
+    configuration set tx."""
+    data = shipped("recipient-suppressed").model_dump()
+    identities = [dict(i) for i in data["identities"]["us-east-1"]]
+    for i in identities:
+        if i["identity"] == "admin@example.com":
+            i["configuration_set"] = "tx"
+    account = dict(data["account"]["us-east-1"])
+    if account_reasons is not None:
+        account["suppressed_reasons"] = account_reasons
+    data.update(
+        name="test",
+        identities={**data["identities"], "us-east-1": identities},
+        account={**data["account"], "us-east-1": account},
+        configuration_sets={"us-east-1": [
+            {"name": "tx", "sending_enabled": sending, "suppressed_reasons": set_reasons}]},
+        **extra,
+    )  # fmt: skip
+    return Scenario.model_validate(data)
+
+
+async def test_a_configuration_set_that_suppresses_only_complaints_lets_a_bounced_address_through(
+    load, ses
+) -> None:
+    load(with_set(set_reasons=["COMPLAINT"]))
+    r = await ses(
+        "ses.suppression", recipient="guest@example.net", region="us-east-1", sender="admin@example.com"
+    )
+    assert (r.outcome, r.status) == ("pass", "info")
+    f = r.facts
+    assert (f.account_suppressed_reasons, f.configuration_set, f.configuration_set_suppressed_reasons) == (
+        ["BOUNCE", "COMPLAINT"], "tx", ["COMPLAINT"]
+    )  # fmt: skip
+    assert (f.effective_suppressed_reasons, f.entry_applies, f.reason) == (["COMPLAINT"], False, "BOUNCE")
+    assert (
+        "but the configuration set tx (the sender identity's default) overrides the account and suppresses "
+        "COMPLAINT: the entry does not stop this mail" in r.summary
+    )
+    assert (
+        "$ aws sesv2 get-configuration-set --configuration-set-name tx --region us-east-1" in evidence_text(r)
+    )
+
+
+async def test_an_empty_configuration_set_override_suppresses_nothing(load, ses) -> None:
+    load(with_set(set_reasons=[]))
+    r = await ses(
+        "ses.suppression", recipient="guest@example.net", region="us-east-1", sender="admin@example.com"
+    )
+    assert (r.outcome, r.facts.effective_suppressed_reasons) == ("pass", [])
+    assert "suppresses nothing" in r.summary
+
+
+async def test_a_configuration_set_without_override_leaves_the_accounts_list(load, ses) -> None:
+    load(with_set(set_reasons=None, account_reasons=["COMPLAINT"]))
+    r = await ses(
+        "ses.suppression", recipient="guest@example.net", region="us-east-1", sender="admin@example.com"
+    )
+    assert (r.outcome, r.facts.configuration_set_suppressed_reasons) == ("pass", None)
+    assert r.facts.effective_suppressed_reasons == ["COMPLAINT"]
+    assert "but the account suppresses COMPLAINT only: the entry does not stop this mail" in r.summary
+
+
+async def test_a_set_that_suppresses_the_reason_still_suppresses(load, ses) -> None:
+    load(with_set(set_reasons=["BOUNCE"], account_reasons=[]))
+    r = await ses(
+        "ses.suppression", recipient="guest@example.net", region="us-east-1", sender="admin@example.com"
+    )
+    assert (r.outcome, r.facts.entry_applies, r.facts.effective_suppressed_reasons) == (
+        "suppressed",
+        True,
+        ["BOUNCE"],
+    )
+
+
+async def test_the_accounts_reasons_apply_without_a_sender(load, ses) -> None:
+    load(with_set(set_reasons=["COMPLAINT"], account_reasons=["COMPLAINT"]))
+    r = await ses("ses.suppression", recipient="guest@example.net", region="us-east-1")
+    assert (r.outcome, r.facts.configuration_set, r.facts.effective_suppressed_reasons) == (
+        "pass", None, ["COMPLAINT"]
+    )  # fmt: skip
+
+
+async def test_a_paused_configuration_set_stops_the_identity(load, ses) -> None:
+    load("configuration-set-paused")
+    r = await ses("ses.identity", sender="admin@example.com", region="us-east-1")
+    assert (r.outcome, r.status) == ("configuration-set-paused", "fail")
+    f = r.facts
+    assert (f.verified_identity, f.configuration_set, f.configuration_set_sending_enabled) == (
+        "admin@example.com", "tx", False
+    )  # fmt: skip
+    assert f.configuration_set_command == (
+        "aws sesv2 put-configuration-set-sending-options --configuration-set-name tx --sending-enabled "
+        "--region us-east-1"
+    )
+    assert r.summary == (
+        "admin@example.com is verified for sending in us-east-1, but its default configuration set tx has "
+        "sending paused (SendingOptions.SendingEnabled false): SES refuses every message sent with tx"
+    )
+
+
+async def test_a_verified_address_covers_its_plus_labels(load, ses) -> None:
+    load(world(identities={"us-east-1": [{"identity": "admin@example.com"}]}))
+    r = await ses("ses.identity", sender="admin+alerts@example.com", region="us-east-1")
+    assert (r.outcome, r.facts.verified_identity) == ("pass", "admin@example.com")
+    assert r.summary == (
+        "admin@example.com is verified for sending in us-east-1 (the address identity covers "
+        "admin+alerts@example.com)"
+    )
+    text = evidence_text(r)
+    assert (
+        "--email-identity admin+alerts@example.com" in text and "--email-identity admin@example.com" in text
+    )
+
+
+async def test_the_address_identitys_own_mail_from_overrides_the_domains(load, ses) -> None:
+    load(shipped("mail-from-address-identity"))
+    r = await ses("ses.mail_from", domain="admin@example.com", region="us-east-1")
+    assert r.outcome == "mx-missing"
+    f = r.facts
+    assert (f.identity, f.identity_type, f.mail_from_domain) == (
+        "admin@example.com",
+        "EMAIL_ADDRESS",
+        "bounce.example.com",
+    )
+    assert "(the address identity admin@example.com's own setting)" in r.summary
+    # the domain alone (no address) still gets the domain identity's MAIL FROM, which is fine
+    r = await ses("ses.mail_from", domain="example.com", region="us-east-1")
+    assert (r.outcome, r.facts.identity, r.facts.mail_from_domain) == (
+        "pass",
+        "example.com",
+        "mail.example.com",
+    )
+    # and the alignment looks at the same MAIL FROM (not verified: SPF cannot align; DKIM does)
+    r = await ses("ses.dmarc_alignment", domain="admin@example.com", region="us-east-1")
+    assert (r.outcome, r.facts.mail_from_domain, r.facts.spf_aligned) == ("pass", "bounce.example.com", False)
+
+
+async def test_a_failed_mail_from_is_set_again(load, ses) -> None:
+    load(shipped("mail-from-failed"))
+    r = await ses("ses.mail_from", domain="admin@example.com", region="us-east-1")
+    assert (r.outcome, r.facts.status) == ("not-verified", "FAILED")
+    assert r.facts.reset_command == (
+        "aws sesv2 put-email-identity-mail-from-attributes --email-identity example.com --mail-from-domain "
+        "mail.example.com --behavior-on-mx-failure USE_DEFAULT_VALUE --region us-east-1"
+    )
+    assert "SES no longer re-checks it: set the MAIL FROM domain again" in r.summary
+    assert r.facts.what_now is not None and r.facts.what_now.startswith("SES no longer re-checks")
+
+
+async def test_a_pending_mail_from_is_rechecked_by_ses(load, ses) -> None:
+    load(
+        world(
+            identities={
+                "us-east-1": [domain_identity(mail_from={"domain": "mail.example.com", "status": "PENDING"})]
+            }
+        )
+    )
+    r = await ses("ses.mail_from", domain="example.com", region="us-east-1")
+    assert r.outcome == "not-verified"
+    assert "SES re-checks on its own schedule" in r.summary
+
+
+def test_a_fresh_account_walk_ends_all_clear_with_nothing_unchecked(load, monkeypatch, tmp_path) -> None:
+    from tests.flows.test_ses_delivery import walk  # one walk: the sweeps as the flow runs them
+
+    code, out = walk(load("fresh-account"), monkeypatch, tmp_path)
+    report = json.loads(out)
+    assert (code, report["diagnosis"]["code"], report["findings"]) == (0, "all-clear", [])
+    steps = {s["node"]: s for s in report["steps"]}
+    assert [n for n, s in steps.items() if s["status"] == "error"] == []
+    for node in ("identity", "suppression"):
+        assert steps[node]["facts"]["unchecked_regions"] == [], node
+    assert steps["suppression"]["facts"]["regions_not_enabled"] == DISABLED
+
+
+def test_a_failed_mail_from_remedy_sets_it_again(load, monkeypatch, tmp_path) -> None:
+    from tests.flows.test_ses_delivery import walk
+
+    _, out = walk(load("mail-from-failed"), monkeypatch, tmp_path)
+    [finding] = json.loads(out)["findings"]
+    assert finding["code"] == "mail-from-not-verified"
+    assert "SES no longer re-checks a MAIL FROM domain at FAILED" in finding["remedy"]
+    assert (
+        "aws sesv2 put-email-identity-mail-from-attributes --email-identity example.com --mail-from-domain "
+        "mail.example.com --behavior-on-mx-failure USE_DEFAULT_VALUE --region us-east-1"
+    ) in finding["remedy"]
+    assert "an MX record `10 feedback-smtp.us-east-1.amazonses.com`" in finding["remedy"]
