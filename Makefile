@@ -22,8 +22,8 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check maildoctor tests scripts
-	$(BIN)/ruff format --check maildoctor tests scripts
+	$(BIN)/ruff check maildoctor tests scripts bench
+	$(BIN)/ruff format --check maildoctor tests scripts bench
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)

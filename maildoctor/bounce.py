@@ -424,8 +424,9 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _rule(
         "sending",
-        r"Sending paused|sending (?:is )?disabled",
-        "SES refused the message because sending is paused for the account.",
+        r"Sending paused|Sending suspended|sending (?:is )?disabled",
+        "SES refused the message because sending is paused for the account (by AWS, or by the account "
+        "itself: the account step tells which).",
     ),
     _rule(
         "sending",
@@ -470,7 +471,7 @@ _RULES: tuple[_Rule, ...] = (
 
 _SES_SMTP_REPLY_RE = re.compile(
     r"Authentication Credentials Invalid|Signature Version 2 is deprecated|Account not subscribed to SES"
-    r"|Email address is not verified|Sending paused for this account|ses:SendRawEmail|Throttling failure"
+    r"|Email address is not verified|Sending (?:paused|suspended) for this account|ses:SendRawEmail|Throttling failure"
     r"|Mail FROM domain is not verified|Must issue a STARTTLS command first",
     re.IGNORECASE,
 )

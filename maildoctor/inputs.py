@@ -58,8 +58,40 @@ def ses_regions() -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+@functools.cache
+def aws_regions() -> tuple[str, ...]:
+    """Every region botocore's (local) endpoint data knows, for any service, in every partition."""
+    try:
+        import botocore.session
+
+        session = botocore.session.Session()
+        found: set[str] = set()
+        for partition in session.get_available_partitions():
+            for service in ("ec2", "sts", "s3"):
+                found.update(session.get_available_regions(service, partition_name=partition))
+    except Exception:  # pragma: no cover - without botocore's data there is nothing to tell apart
+        return ()
+    return tuple(sorted(found))
+
+
+def nearest_ses_regions(value: str, n: int = 3) -> list[str]:
+    """The SES regions nearest to ``value`` by name: the same area and direction first (us-east-*),
+    then the same area (ap-*), then by spelling."""
+    known = ses_regions()
+    stem = value.rsplit("-", 1)[0]
+    area = value.split("-", 1)[0]
+    for group in (
+        [r for r in known if r.rsplit("-", 1)[0] == stem],
+        [r for r in known if r.startswith(area + "-")],
+    ):
+        if group:
+            return group[:n]
+    return difflib.get_close_matches(value, known, n=n, cutoff=0.5)
+
+
 def region_problem(value: str) -> str | None:
-    """Why ``value`` is not an SES region, or None: the one place region names are validated."""
+    """Why ``value`` is not an SES region, or None: the one place region names are validated. Said in
+    one line that names the nearest SES regions, never the whole list."""
     known = ses_regions()
     if value in known:
         return None
@@ -67,10 +99,10 @@ def region_problem(value: str) -> str | None:
         return f"{value!r} is not an AWS region name (like us-east-1)"
     if not known:  # pragma: no cover - without botocore's data, the shape is all there is to check
         return None
-    stem = value.rsplit("-", 1)[0]
-    hint = [r for r in known if r.rsplit("-", 1)[0] == stem] or difflib.get_close_matches(value, known, n=1)
-    also = f"; did you mean {' or '.join(hint)}?" if hint else ""
-    return f"{value!r} is not an SES region (known: {', '.join(known)}){also}"
+    what = "an AWS region without SES" if value in aws_regions() else "not a region botocore knows"
+    nearest = nearest_ses_regions(value)
+    hint = f"; did you mean {' or '.join(nearest)}?" if nearest else ""
+    return f"{value!r} is not an SES region ({what}){hint}"
 
 
 def problem(spec: InputSpec, value: str) -> str | None:

@@ -451,8 +451,10 @@ def test_a_region_botocore_does_not_know_for_ses_is_refused(
     bounce.write_text(BOUNCE)
     base = ["run", str(flow_file), "--set", f"bounce=@{bounce}", "--format", "json"]
     line = one_line_error(CliRunner().invoke(main, [*base, "--set", "region=us-east-9"]))
-    assert line.startswith("maildoctor: input 'region': 'us-east-9' is not an SES region (known: ")
-    assert "us-east-1" in line and "eu-west-1" in line
+    assert line == (
+        "maildoctor: input 'region': 'us-east-9' is not an SES region (not a region botocore knows); "
+        "did you mean us-east-1 or us-east-2?"
+    )
     line = one_line_error(CliRunner().invoke(main, [*base, "--region", "us-east-9"]))
     assert line.startswith(
         "maildoctor: input 'region' (from --region, AWS_REGION or AWS_DEFAULT_REGION): 'us-east-9' is not an SES region"
@@ -471,6 +473,15 @@ def test_region_names_from_every_partition_with_ses() -> None:
     assert inputs.region_problem("us-gov-west-1") is None  # aws-us-gov
     assert (inputs.region_problem("us-east-9") or "").endswith("; did you mean us-east-1 or us-east-2?")
     assert inputs.region_problem("US-EAST-1") == "'US-EAST-1' is not an AWS region name (like us-east-1)"
+
+
+def test_a_region_without_ses_is_said_so_with_the_nearest_ses_regions() -> None:
+    # ap-east-1 (Hong Kong) is an AWS region botocore knows, without an SES endpoint in its data
+    assert "ap-east-1" not in inputs.ses_regions() and "ap-east-1" in inputs.aws_regions()
+    problem = inputs.region_problem("ap-east-1") or ""
+    assert problem.startswith("'ap-east-1' is not an SES region (an AWS region without SES); did you mean ")
+    assert "ap-east-2" in problem and len(problem) < 160  # the nearest ones, not all 36
+    assert inputs.nearest_ses_regions("eu-nowhere-1") == ["eu-central-1", "eu-central-2", "eu-north-1"]
 
 
 # --- progress ------------------------------------------------------------------------------------------

@@ -246,6 +246,11 @@ def test_dmarc_rejection() -> None:
         ("454 4.7.0 Temporary authentication failure", "credentials"),
         ("535 Account not subscribed to SES", "sending"),
         ("554 Message rejected: Sending paused for this account. For more information, see", "sending"),
+        (  # SES's reply while the account's sending is disabled (ses-facts.md, seen in public client code)
+            "554 Message rejected: Sending suspended for this account. For more information, please check "
+            "the inbox of the email address associated with your AWS account.",
+            "sending",
+        ),
         (
             "554 Access denied: User arn:aws:iam::123456789012:user/ses-smtp-user is not authorized to "
             "perform ses:SendRawEmail on resource arn:aws:ses:us-east-1:123456789012:identity/example.com",
