@@ -103,6 +103,8 @@ def test_walk_waiting_for_an_answer(snap_compare, state_dir: Path) -> None:
         screen = pilot.app.screen
         assert isinstance(screen, WalkScreen)
         await wait_until(pilot, lambda: screen.detail.options is not None and screen.detail.options.has_focus)
+        await pilot.pause(0.2)  # focus is set: let its style be painted before the picture is taken
+        await pilot.wait_for_scheduled_animations()
 
     app = offline_app(state_dir, INPUTS)  # no bounce, no pathway: the walk asks
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
