@@ -14,6 +14,7 @@ from typing import BinaryIO, TextIO
 from maildoctor.clients.settings import Settings
 from maildoctor.errors import MaildoctorError
 from maildoctor.flow.model import Flow, InputSpec
+from maildoctor.ses_events import parse_ses_event
 
 ENV_PREFIX = "MAILDOCTOR_INPUT_"
 
@@ -332,6 +333,19 @@ def _utf16_by_nuls(data: bytes) -> str | None:
     return None
 
 
+NOTIFICATION_ORIGIN = " (from the SES notification)"
+
+
+def from_notification(bounce: str) -> dict[str, str]:
+    """The inputs an SES event notification given as the bounce names: its sender, its first
+    recipient and its sending region; {} when the bounce is not one."""
+    event = parse_ses_event(bounce) if bounce else None
+    if event is None:
+        return {}
+    found = {"sender": event.sender, "recipient": event.recipient, "region": event.region}
+    return {name: value for name, value in found.items() if value}
+
+
 def resolve(
     flow: Flow,
     sets: Mapping[str, str],
@@ -340,9 +354,12 @@ def resolve(
     *,
     require: bool = True,
 ) -> dict[str, str]:
-    """Every input's value: --set, then MAILDOCTOR_INPUT_<NAME>, then the default. Validated."""
+    """Every input's value: --set, then MAILDOCTOR_INPUT_<NAME>, then the AWS region in effect (for
+    a region input), then what an SES notification given as the bounce says (sender, recipient,
+    region), then the flow's default. Validated."""
     values: dict[str, str] = {}
     origin: dict[str, str] = {}
+    not_given: set[str] = set()  # inputs left empty or to their flow default
     for name, spec in flow.inputs.items():
         value = sets.get(name)
         if value is None:
@@ -352,9 +369,16 @@ def resolve(
             origin[name] = " (from --region, AWS_REGION or AWS_DEFAULT_REGION)"
         if value is None:
             value = spec.default
+            not_given.add(name)
         value = (value or "").strip() if spec.kind != "multiline" else (value or "")
         if value:
             values[name] = value
+        else:
+            not_given.add(name)
+    for name, value in from_notification(values.get("bounce", "")).items():
+        if name in flow.inputs and name in not_given:
+            values[name] = value
+            origin[name] = NOTIFICATION_ORIGIN
     if require:
         errors = []
         for name, spec in flow.inputs.items():

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,86 @@ def test_redactor_replaces_secrets_inside_strings_and_structures() -> None:
     redact = Redactor(["BSecretPassword123", ""])
     data = {"evidence": ["AUTH PLAIN ... BSecretPassword123 ..."], "n": 3}
     assert redact(data) == {"evidence": ["AUTH PLAIN ... [secret] ..."], "n": 3}
+
+
+# --- inputs from an SES notification given as the bounce (issue 12, item 2) -------------------------
+
+# written from the SES Developer Guide's notification contents: a bounce from eu-west-1
+NOTIFICATION = """{"notificationType": "Bounce",
+ "bounce": {"bounceType": "Permanent", "bounceSubType": "NoEmail", "timestamp": "2024-03-01T10:00:02.000Z",
+            "bouncedRecipients": [{"emailAddress": "guest@example.net", "action": "failed", "status": "5.1.1",
+                                   "diagnosticCode": "smtp; 550 5.1.1 no such user"}]},
+ "mail": {"timestamp": "2024-03-01T10:00:00.000Z", "source": "admin@example.com",
+          "sourceArn": "arn:aws:ses:eu-west-1:111122223333:identity/example.com",
+          "sendingAccountId": "111122223333", "destination": ["guest@example.net"]}}"""
+
+
+def _no_region() -> Settings:
+    from dataclasses import replace
+
+    return replace(Settings.resolve(env={}), region=None, region_source=None)
+
+
+def test_a_notification_fills_the_inputs_not_given() -> None:
+    from maildoctor.flow.load import find_flow, load_flow
+    from maildoctor.inputs import resolve
+
+    flow = load_flow(find_flow("ses-delivery"))
+    values = resolve(flow, {"bounce": NOTIFICATION}, _no_region(), {})
+    assert (values["sender"], values["recipient"], values["region"]) == (
+        "admin@example.com",
+        "guest@example.net",
+        "eu-west-1",  # not the flow's default us-east-1
+    )
+    given = {"bounce": NOTIFICATION, "sender": "ops@example.org", "recipient": "x@example.org"}
+    values = resolve(flow, given, _no_region(), {"MAILDOCTOR_INPUT_REGION": "us-west-2"})
+    assert (values["sender"], values["recipient"], values["region"]) == (
+        "ops@example.org",
+        "x@example.org",
+        "us-west-2",
+    )
+    in_effect = resolve(
+        flow, {"bounce": NOTIFICATION}, Settings.resolve(env={"AWS_REGION": "ap-south-1"}), {}
+    )
+    assert in_effect["region"] == "ap-south-1"  # --region / AWS_REGION is what the user gave
+
+
+def test_a_bad_value_from_the_notification_says_where_it_came_from() -> None:
+    from maildoctor.flow.load import find_flow, load_flow
+    from maildoctor.inputs import InputError, resolve
+
+    flow = load_flow(find_flow("ses-delivery"))
+    redacted = NOTIFICATION.replace('"admin@example.com"', '"xxx@xxx"')
+    with pytest.raises(
+        InputError, match=r"input 'sender' \(from the SES notification\): 'xxx@xxx' is not an"
+    ):
+        resolve(flow, {"bounce": redacted}, _no_region(), {})
+    with pytest.raises(InputError, match=r"input 'sender': required"):  # a DSN names no sender input
+        resolve(flow, {"bounce": "550 5.1.1 no such user"}, _no_region(), {})
+
+
+def test_run_without_a_sender_takes_it_from_the_notification(
+    load: Callable[[str], object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from maildoctor.cli import main
+
+    load("all-clear")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    path = tmp_path / "bounce.json"
+    sns = {"Type": "Notification", "MessageId": "m-1", "Message": NOTIFICATION}
+    path.write_text(json.dumps(sns), encoding="utf-8")
+    args = ["run", "ses-delivery", "--set", f"bounce=@{path}", "--set", "pathway=api", "--format", "json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code in (0, 1, 3), (result.exit_code, result.output)
+    shown = json.loads(result.stdout)["inputs"]
+    assert (shown["sender"], shown["recipient"], shown["region"]) == (
+        "admin@example.com",
+        "guest@example.net",
+        "eu-west-1",
+    )
