@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from maildoctor.bounce import Bounce, classify, parse_bounce
+from maildoctor.bounce import Bounce, read
 from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, check
 
 _SOURCES = {
     "gmail-send-as": "Gmail 'Send mail as' bounce",
     "dsn": "delivery status notification",
     "smtp-reply": "SMTP reply",
+    "ses-notification": "SES notification",
     "unknown": "bounce",
 }
 
 
 class TriageArgs(Args):
     bounce: str | None = Field(None, description="the bounce text: a DSN, a pasted message or an SMTP reply")
+
+
+class RecipientFacts(Facts):
+    address: str | None = Field(None, description="the recipient's address (Final-Recipient)")
+    action: str | None = Field(
+        None, description="what the reporter did for it (failed, delayed, delivered …)"
+    )
+    status: str | None = Field(None, description="the enhanced status code for it (e.g. 5.1.1)")
+    reply_code: int | None = Field(None, description="the remote server's SMTP reply code for it (e.g. 550)")
+    diagnostic: str | None = Field(None, description="the remote server's reply or the reporter's diagnostic")
+    remote_mta: str | None = Field(None, description="the server that answered for it")
 
 
 class TriageFacts(Facts):
@@ -37,11 +49,34 @@ class TriageFacts(Facts):
         None, description="what kind of text it is: gmail-send-as, dsn, smtp-reply or unknown"
     )
     explanation: str | None = Field(None, description="why the bounce points where it does")
+    reason: str | None = Field(
+        None, description="a short label of the cause (no-such-user, mailbox-full, blocklist, spam, dmarc …)"
+    )
+    blocklist: str | None = Field(None, description="the blocklist the reply names (e.g. Spamhaus)")
+    receiver: str | None = Field(
+        None, description="the big receiver that refused it: gmail, outlook or yahoo"
+    )
+    bulk_sender_rule: bool = Field(
+        False, description="whether the reply cites Gmail's or Yahoo's bulk-sender requirements"
+    )
+    recipients: list[RecipientFacts] = Field(
+        [], description="every recipient the report names, with its status"
+    )
+    event_type: str | None = Field(
+        None, description="for an SES notification: Bounce, Complaint, Delivery, Reject, DeliveryDelay …"
+    )
+    bounce_type: str | None = Field(None, description="an SES Bounce's bounceType (Permanent, Transient …)")
+    bounce_sub_type: str | None = Field(
+        None, description="an SES Bounce's bounceSubType (OnAccountSuppressionList, Suppressed, General …)"
+    )
+    sender: str | None = Field(None, description="the sender an SES notification names (mail.source)")
+    sending_account_id: str | None = Field(None, description="the AWS account an SES notification names")
+    sending_region: str | None = Field(None, description="the SES region an SES notification names")
 
 
 @check(
     "bounce.triage",
-    outcomes={"credentials", "sending", "recipient", "dmarc", "unknown", "skipped"},
+    outcomes={"credentials", "sending", "recipient", "dmarc", "policy", "delivered", "unknown", "skipped"},
     args=TriageArgs,
     facts=TriageFacts,
     applies_when=("bounce",),
@@ -49,8 +84,7 @@ class TriageFacts(Facts):
 async def triage_check(ctx: CheckContext[TriageArgs]) -> CheckResult:
     """Read the bounce text: the remote server's reply, and the layer it points to."""
     text = ctx.args.bounce or ""
-    bounce = parse_bounce(text)
-    triage = classify(bounce, text)
+    bounce, triage, event = read(text)
     facts = TriageFacts(
         pathway=triage.pathway,
         layer=triage.layer_phrase,
@@ -67,13 +101,41 @@ async def triage_check(ctx: CheckContext[TriageArgs]) -> CheckResult:
         gmail_send_as=bounce.gmail_send_as,
         source=bounce.source,
         explanation=triage.explanation,
+        reason=triage.reason,
+        blocklist=triage.blocklist,
+        receiver=triage.receiver,
+        bulk_sender_rule=triage.bulk_sender_rule,
+        recipients=[
+            RecipientFacts(
+                address=r.address,
+                action=r.action,
+                status=r.status,
+                reply_code=r.reply_code,
+                diagnostic=r.diagnostic,
+                remote_mta=r.remote_mta,
+            )
+            for r in bounce.recipients
+        ],
     )
+    if event is not None:
+        facts.event_type, facts.bounce_type, facts.bounce_sub_type = (
+            event.event_type, event.bounce_type or None, event.bounce_sub_type or None,
+        )  # fmt: skip
+        facts.sender, facts.sending_account_id = event.sender or None, event.sending_account_id or None
+        facts.sending_region = event.region or None
     if triage.layer == "skipped":
         return CheckResult("skipped", "skipped", "no bounce given", facts)
 
     what = _SOURCES[bounce.source]
+    if event is not None:
+        kinds = "/".join(k for k in (event.bounce_type, event.bounce_sub_type or event.delay_type) if k)
+        what = f"SES {event.event_type} notification" + (f" ({kinds})" if kinds else "")
     reply = bounce.reply_line
-    if triage.layer == "unknown":
+    if triage.layer == "delivered" or (event is not None and triage.layer != "unknown"):
+        summary = f"{what}: {triage.explanation} — check {triage.layer_phrase} first"
+        if triage.layer == "delivered":
+            summary = f"{what}: {triage.explanation}"
+    elif triage.layer == "unknown":
         said = f": the reply {reply!r}" if reply else ": no SMTP reply or delivery status found in it"
         summary = f"{what}{said} — it does not point to one layer"
     else:
@@ -115,11 +177,12 @@ EXPLAINS: dict[str, tuple[str, ...]] = {
     ),
     "recipient": ("recipient-", "account-sandbox"),
     "dmarc": ("dmarc-", "dkim-", "spf-", "mail-from-", "receiver-authentication"),
+    "policy": ("receiver-policy",),
     "unknown": ("",),  # any finding may be what the bounce is about
 }
 # Layers where the bounce alone supports a finding when no check explains it (the flow's remedy says
 # what the receiver or SES said and what could not be established); elsewhere it stays open (error).
-ON_ITS_OWN = ("credentials", "recipient", "dmarc")
+ON_ITS_OWN = ("credentials", "recipient", "dmarc", "policy")
 
 
 class ExplainArgs(Args):
@@ -145,6 +208,11 @@ class ExplainFacts(Facts):
 async def explained_check(ctx: CheckContext[ExplainArgs]) -> CheckResult:
     """A bounce is evidence: some finding of the walk explains the failure it reports."""
     layer = ctx.args.layer or ""
+    if layer == "delivered":
+        summary = (
+            "SES delivered the message: no failure to explain on the way; the recipient's own filters remain"
+        )
+        return CheckResult("skipped", "skipped", summary, ExplainFacts(layer=layer))
     if layer not in EXPLAINS or (layer == "unknown" and not ctx.args.status):
         return CheckResult("skipped", "skipped", "the bounce reports no failure to explain", ExplainFacts())
     codes = [str(f["code"]) for f in ctx.facts.values() if f.get("code") and f.get("step_status") != "error"]

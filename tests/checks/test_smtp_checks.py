@@ -230,7 +230,9 @@ def test_declared_outcomes_and_args() -> None:
     assert login.arg_names == {"smtp_username", "smtp_password", "region", "key_state"}
     assert (login.required_args, login.applies_when) == (frozenset(), ("smtp_username", "smtp_password"))
     triage = default_registry()["bounce.triage"]
-    assert triage.outcomes == {"credentials", "sending", "recipient", "dmarc", "unknown", "skipped"}
+    assert triage.outcomes == {
+        "credentials", "sending", "recipient", "dmarc", "policy", "delivered", "unknown", "skipped",
+    }  # fmt: skip
     assert triage.arg_names == {"bounce"}
     assert (triage.required_args, triage.applies_when) == (frozenset(), ("bounce",))
 

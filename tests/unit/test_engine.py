@@ -315,7 +315,8 @@ CLI_FLOW = textwrap.dedent("""\
         title: Read the reply
         check: bounce.triage
         args: {bounce: "535 Authentication Credentials Invalid ({value} / {password})"}
-        next: {credentials: fix, sending: done, recipient: done, dmarc: done, unknown: done, skipped: done, error: done}
+        next: {credentials: fix, sending: done, recipient: done, dmarc: done, policy: done, delivered: done,
+               unknown: done, skipped: done, error: done}
       fix:
         kind: remedy
         title: Wrong password

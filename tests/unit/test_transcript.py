@@ -107,7 +107,7 @@ def test_list_and_export_in_every_format(tmp_path: Path, monkeypatch: pytest.Mon
     flow_file.write_text(FLOW.replace("test.password_echo", "bounce.triage").replace(
         'args: {pw: "{smtp_password}"}', 'args: {bounce: "535 5.7.8 no to {smtp_password}"}'
     ).replace("next: {fail: fix, error: done}", "next: {credentials: fix, sending: done, recipient: done, "
-              "dmarc: done, unknown: done, skipped: done, error: done}"))  # fmt: skip
+              "dmarc: done, policy: done, delivered: done, unknown: done, skipped: done, error: done}"))  # fmt: skip
     secret_file = tmp_path / "pw"
     secret_file.write_text(SECRET)
     runner = CliRunner()

@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Select, Static, TextArea
 
-from maildoctor.bounce import classify, parse_bounce
+from maildoctor.bounce import read
 from maildoctor.flow.model import Flow
 from maildoctor.tui.bindings import binding
 from maildoctor.tui.widgets.field import FieldRow
@@ -123,7 +123,7 @@ class FormScreen(Screen[None]):
         ):
             return None
         text = values.get("bounce", "")
-        return "smtp_username" if text and classify(parse_bounce(text), text).layer == "credentials" else None
+        return "smtp_username" if text and read(text)[1].layer == "credentials" else None
 
     def action_back(self) -> None:
         self.app.back_from_form()
