@@ -12,6 +12,7 @@ it. The DNS parts reuse :mod:`maildoctor.checks.dns`.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -565,6 +566,13 @@ _METRICS = ("Reputation.BounceRate", "Reputation.ComplaintRate")
 
 class AccountArgs(RegionArgs):
     recipient: str | None = Field(None, description="a recipient, to see whether the sandbox lets it receive")
+    reply: str | None = Field(
+        None, description="the reply a bounce quotes, to recognise SES refusing sends over the maximum rate"
+    )
+
+
+# SES's reply to a send over the account's maximum send rate (the SES guide's SMTP response codes)
+MAX_RATE_RE = re.compile(r"Maximum sending rate exceeded", re.IGNORECASE)
 
 
 class AccountFacts(Facts):
@@ -595,6 +603,9 @@ class AccountFacts(Facts):
     resume_command: str | None = Field(
         None, description="the AWS CLI command that turns sending back on (for a pause by the account)"
     )
+    rate_reply: str | None = Field(
+        None, description="the bounce's 'Maximum sending rate exceeded' reply, when it quotes one"
+    )
 
 
 def resume_command(region: str) -> str:
@@ -603,7 +614,15 @@ def resume_command(region: str) -> str:
 
 @check(
     "ses.account",
-    outcomes={"pass", "sandbox", "sending-paused", "paused-by-account", "under-review", "quota-exhausted"},
+    outcomes={
+        "pass",
+        "sandbox",
+        "sending-paused",
+        "paused-by-account",
+        "under-review",
+        "quota-exhausted",
+        "rate-exceeded",
+    },
     args=AccountArgs,
     facts=AccountFacts,
     iam_actions=("ses:GetAccount", "ses:GetEmailIdentity", "cloudwatch:GetMetricStatistics"),
@@ -612,7 +631,24 @@ async def account_check(ctx: CheckContext[AccountArgs]) -> CheckResult:
     """The SES account may send: production access, sending enabled, healthy, quota left."""
     aws = ctx.clients.aws
     now = utc_now().replace(microsecond=0)
-    return (await analyze_account(aws, _region(ctx.args, aws), ctx.args.recipient, now)).result()
+    a = await analyze_account(aws, _region(ctx.args, aws), ctx.args.recipient, now)
+    return _rate_verdict(a, ctx.args.reply).result()
+
+
+def _rate_verdict(a: Analysis[AccountFacts], reply: str | None) -> Analysis[AccountFacts]:
+    """An account that may send, and a bounce quoting SES's 'Maximum sending rate exceeded': the client
+    sends faster than the account's maximum send rate (SES counts per second; the quota left says nothing)."""
+    f = a.facts
+    if a.outcome != "pass" or not reply or not MAX_RATE_RE.search(reply):
+        return a
+    f.rate_reply = reply.strip()
+    rate = f"{f.max_send_rate:g}" if isinstance(f.max_send_rate, int | float) else "its maximum"
+    summary = (
+        f"SES refused sends over the account's maximum send rate in {f.region} ({rate} messages a second): "
+        f"the bounce quotes {f.rate_reply!r}; the account may otherwise send ({f.sent_last_24h} of "
+        f"{f.max_24h_send} sent in 24 h)"
+    )
+    return a.conclude("rate-exceeded", "fail", summary)
 
 
 async def _max_rate(aws: AwsClient, region: str, metric: str, now: datetime) -> dict[str, Any]:
