@@ -25,6 +25,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maildoctor.bounce import classify, parse_bounce
+from maildoctor.checks.registry import default_registry
+from maildoctor.clients import Clients
+from maildoctor.clients.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared/corpora/bounces"
@@ -111,3 +114,28 @@ def test_ses_notifications_do_not_raise(path: Path) -> None:
     """SES event notifications are read by maildoctor.ses_events; the text parser must still not fail."""
     text = path.read_text(encoding="utf-8", errors="replace")
     classify(parse_bounce(text), text)
+
+
+# Each SES notification of the corpus, as the walk's first step reads it. Expected by hand from each file:
+# three Permanent/General bounces quoting "550 5.1.1 user unknown" (SES does not say: the reply does), a
+# complaint (the receiver's side: its user marked it as spam), two deliveries (nothing failed on the way).
+NOTIFICATIONS = {
+    "json-amazonses-01.json": ("Bounce", "recipient"),
+    "json-amazonses-02.json": ("Bounce", "recipient"),
+    "json-amazonses-03.json": ("Complaint", "policy"),
+    "json-amazonses-04.json": ("Delivery", "delivered"),
+    "json-amazonses-05.json": ("Delivery", "delivered"),
+    "json-amazonses-06.json": ("Bounce", "recipient"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOTIFICATIONS))
+async def test_every_ses_notification_walks_to_its_layer(name: str) -> None:
+    path = CORPUS / "ses-notifications" / name
+    if not path.is_file():
+        pytest.skip("needs ../shared/corpora/bounces beside the checkout")
+    result = await default_registry()["bounce.triage"].run(Clients(Settings()), {"bounce": path.read_text()})
+    event_type, layer = NOTIFICATIONS[name]
+    assert (result.facts.event_type, result.outcome) == (event_type, layer), result.summary
+    assert result.summary.startswith(f"SES {event_type} notification")
+    assert sorted(NOTIFICATIONS) == sorted(p.name for p in path.parent.glob("*.json"))  # none left out
