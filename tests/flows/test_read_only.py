@@ -24,6 +24,7 @@ from maildoctor.clients.aws import READ_OPERATIONS, AwsClient, NotReadOnly, acti
 from maildoctor.flow.load import builtin_flow_paths, load_flow
 from maildoctor.lab import Lab
 from maildoctor.lab.scenario import Scenario, scenario_paths
+from maildoctor.ses_events import parse_ses_event
 
 PACKAGE = Path(maildoctor.__file__).parent
 Load = Callable[[str], Scenario]  # the `load` fixture
@@ -198,7 +199,9 @@ def _walk(flow: str, scenario: Scenario, monkeypatch: pytest.MonkeyPatch, tmp_pa
     spec = load_flow(next(p for p in builtin_flow_paths() if p.stem == flow))
     given = scenario.walk_inputs()
     if flow == "dns-auth":  # its inputs, from the scenario's sending domain
-        domain = given["sender"].rpartition("@")[2]
+        event = parse_ses_event(given.get("bounce", ""))  # a scenario may name its sender only there
+        sender = given.get("sender") or (event.sender if event else "")
+        domain = sender.rpartition("@")[2]
         identity = scenario.identity(scenario.region, domain)
         given = {"domain": domain, "region": given.get("region", scenario.region)}
         if identity and identity.dkim and identity.dkim.tokens:
