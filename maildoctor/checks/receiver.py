@@ -1,8 +1,9 @@
 """The receiver's side of a bounce: what its policy or its authentication rules refused, in the user's terms.
 
-No network: these checks read what the bounce said (bounce.triage's facts) beside what the walk found on the
-sending side (the account's reputation, how SES signs and which MAIL FROM it uses), and say what the
-receiver saw and where to act. Postmaster and delisting pages are the receivers' and list operators' own
+These checks read what the bounce said (bounce.triage's facts) beside what the walk found on the sending
+side (the account's reputation, how SES signs and which MAIL FROM it uses), and say what the receiver saw
+and where to act; receiver.policy also reads SES's own open recommendations for the region (Virtual
+Deliverability Manager's ListRecommendations), when the account has them. Postmaster and delisting pages are the receivers' and list operators' own
 public pages.
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from maildoctor.checks.common import capture, excerpt
 from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, check
+from maildoctor.clients.aws import AwsError
 
 # The receiver's own pages for senders: reputation dashboards and how to ask for a review.
 POSTMASTER = {
@@ -59,6 +62,12 @@ class PolicyFacts(Facts):
         None, description="the bulk-sender rules, when the reply cites them"
     )
     advice: str | None = Field(None, description="what to do, as one paragraph in the user's values")
+    recommendations: list[str] = Field(
+        [], description="SES's open recommendations for the region (VDM), as 'IMPACT TYPE: description'"
+    )
+    recommendations_note: str | None = Field(
+        None, description="why SES's recommendations could not be read, when they could not"
+    )
 
 
 def _rate(value: float | str | None) -> str:
@@ -67,11 +76,36 @@ def _rate(value: float | str | None) -> str:
     return "not known"
 
 
-@check("receiver.policy", outcomes={"shown"}, args=PolicyArgs, facts=PolicyFacts)
+@check(
+    "receiver.policy",
+    outcomes={"shown"},
+    args=PolicyArgs,
+    facts=PolicyFacts,
+    iam_actions=("ses:ListRecommendations",),
+)
 async def policy_check(ctx: CheckContext[PolicyArgs]) -> CheckResult:
-    """What the receiver's policy refused (a blocklist, a filter, reputation or a rate), and where to act."""
+    """What the receiver's policy refused (a blocklist, a filter, reputation or a rate), SES's own open
+    recommendations, and where to act."""
     args = ctx.args
     f = PolicyFacts(reason=args.reason, blocklist=args.blocklist or None)
+    evidence = [Evidence("The receiver's reply", args.reply)] if args.reply else []
+    region = args.region or ctx.clients.aws.region
+    found = await capture(
+        ctx.clients.aws.call("sesv2", "ListRecommendations", region=region, Filter={"STATUS": "OPEN"})
+    )
+    ask = f"$ aws sesv2 list-recommendations --filter STATUS=OPEN --region {region}"
+    if isinstance(found, AwsError):  # the rest stands on the bounce alone: said, not fatal
+        f.recommendations_note = f"SES's recommendations could not be read: {found}"
+        evidence.append(Evidence(f"ListRecommendations ({region})", f"{ask}\n{found.code}: {found.message}"))
+    else:
+        f.recommendations = [
+            f"{r.get('Impact', '?')} {r.get('Type', '?')}: {r.get('Description', '')}"
+            + (f" ({str(r['ResourceArn']).rsplit('/', 1)[-1]})" if r.get("ResourceArn") else "")
+            for r in found.get("Recommendations", [])
+        ]
+        evidence.append(
+            Evidence(f"ListRecommendations ({region})", f"{ask}\n" + excerpt(found, ("Recommendations",)))
+        )
     f.delisting = DELISTING.get(args.blocklist or "")
     f.postmaster = POSTMASTER.get((args.receiver or "").lower())
     f.reputation = (
@@ -88,6 +122,8 @@ async def policy_check(ctx: CheckContext[PolicyArgs]) -> CheckResult:
             "(open an AWS support case with the bounce); a dedicated IP is yours to ask removal for, after "
             "fixing what got it listed"
         )
+    if f.recommendations:
+        advice.append(f"SES's own open recommendations in {region}: " + "; ".join(f.recommendations))
     if f.postmaster:
         advice.append(f"See how the receiver rates your mail: {f.postmaster}")
     if args.reason == "rate-limit":
@@ -102,7 +138,6 @@ async def policy_check(ctx: CheckContext[PolicyArgs]) -> CheckResult:
     what = f"{args.reason or 'policy'}: {f.blocklist}" if f.blocklist else args.reason or "policy"
     # the summary carries the advice: a remedy may quote only the summary of a step (it might have failed)
     summary = f"the receiver's policy refused the mail ({what}). {f.advice}"
-    evidence = [Evidence("The receiver's reply", args.reply)] if args.reply else []
     return CheckResult("shown", "info", summary, f, evidence)
 
 

@@ -48,7 +48,9 @@ ENABLED_STATUSES = (
 # resolved, built or sent. A check that needs a new read adds it here and to its spec's iam_actions
 # (tests/flows/test_read_only.py holds the two lists equal).
 READ_OPERATIONS: dict[str, frozenset[str]] = {
-    "sesv2": frozenset({"GetAccount", "GetEmailIdentity", "GetSuppressedDestination", "GetConfigurationSet"}),
+    "sesv2": frozenset(
+        {"GetAccount", "GetEmailIdentity", "GetSuppressedDestination", "GetConfigurationSet", "ListRecommendations"}
+    ),
     "iam": frozenset({"GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "SimulatePrincipalPolicy"}),
     "cloudtrail": frozenset({"LookupEvents"}),
     "cloudwatch": frozenset({"GetMetricStatistics"}),

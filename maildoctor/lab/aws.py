@@ -515,6 +515,8 @@ class _LabApp:
             return self.get_account(state, region)
         if method == "GET" and len(parts) == 2 and parts[0] == "configuration-sets":
             return self.get_configuration_set(state, region, parts[1])
+        if method == "POST" and parts == ["vdm", "recommendations"]:
+            return self.list_recommendations(state, region, _read_json(environ))
         if method == "GET" and len(parts) == 3 and parts[:2] == ["suppression", "addresses"]:
             return self.get_suppressed_destination(state, region, parts[2])
         if method == "GET" and parts == ["suppression", "addresses"]:
@@ -563,6 +565,21 @@ class _LabApp:
         if found.suppressed_reasons is not None:  # none: the set leaves suppression to the account
             body["SuppressionOptions"] = {"SuppressedReasons": list(found.suppressed_reasons)}
         return _json(200, body)
+
+    def list_recommendations(self, state: _State, region: str, params: dict[str, Any]) -> Response:
+        """SES v2 ListRecommendations, filtered by one key (TYPE, IMPACT, STATUS, RESOURCE_ARN), one page."""
+        wanted = {str(k): str(v) for k, v in (params.get("Filter") or {}).items()}
+        account = LAB_ACCOUNT_ID
+        rows = []
+        for r in state.scenario.recommendations.get(region, []):
+            arn = f"arn:aws:ses:{region}:{account}:identity/{r.resource}" if r.resource else ""
+            row = {"TYPE": r.type, "IMPACT": r.impact, "STATUS": r.status, "RESOURCE_ARN": arn}
+            if any(row.get(k) != v for k, v in wanted.items()):
+                continue
+            when = _epoch(parse_when(r.time, state.now))
+            rows.append({"ResourceArn": arn, "Type": r.type, "Description": r.description, "Status": r.status,
+                         "CreatedTimestamp": when, "LastUpdatedTimestamp": when, "Impact": r.impact})  # fmt: skip
+        return _json(200, {"Recommendations": rows})
 
     def _dkim(self, state: _State, region: str, identity: Identity) -> dict[str, Any]:
         dkim = identity.dkim

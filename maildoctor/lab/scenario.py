@@ -84,6 +84,17 @@ class MailFrom(Strict):
     behavior_on_mx_failure: Literal["USE_DEFAULT_VALUE", "REJECT_MESSAGE"] = "USE_DEFAULT_VALUE"
 
 
+class Recommendation(Strict):
+    """An SES Virtual Deliverability Manager recommendation (ListRecommendations)."""
+
+    type: Literal["DKIM", "DMARC", "SPF", "BIMI", "COMPLAINT", "BOUNCE", "FEEDBACK_3P", "IP_LISTING"]
+    description: str
+    impact: Literal["LOW", "HIGH"] = "HIGH"
+    status: Literal["OPEN", "FIXED"] = "OPEN"
+    resource: str = Field("", description="the resource it is about (an identity name); the ARN is built")
+    time: RelTime = "-1d"
+
+
 class ConfigurationSet(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     sending_enabled: bool = True
@@ -237,6 +248,9 @@ class Scenario(Strict):
     configuration_sets: dict[str, list[ConfigurationSet]] = Field(
         default_factory=dict, description="per region: SES configuration sets (an identity may name one)"
     )
+    recommendations: dict[str, list[Recommendation]] = Field(
+        default_factory=dict, description="per region: SES VDM recommendations (ListRecommendations)"
+    )
     enabled_regions: list[str] = Field(
         default_factory=list,
         description="opt-in regions the account has enabled; every region the scenario names is enabled too, "
@@ -283,7 +297,7 @@ class Scenario(Strict):
         description="access key ids of other AWS accounts -> the owning account (sts:GetAccessKeyInfo)",
     )
 
-    @field_validator("account", "identities", "suppression", "configuration_sets")
+    @field_validator("account", "identities", "suppression", "configuration_sets", "recommendations")
     @classmethod
     def _regions_named(cls, value: dict[str, Any]) -> dict[str, Any]:
         for region in value:
@@ -321,7 +335,8 @@ class Scenario(Strict):
 
     def named_regions(self) -> set[str]:
         """Every region the scenario names (each is enabled in the lab's account)."""
-        named = {*self.regions, *self.account, *self.identities, *self.suppression, *self.configuration_sets}
+        named = {*self.regions, *self.account, *self.identities, *self.suppression, *self.configuration_sets,
+                 *self.recommendations}  # fmt: skip
         named |= {event.region for event in self.cloudtrail}
         region_input = self.inputs.get("region")
         if isinstance(region_input, str) and region_input:

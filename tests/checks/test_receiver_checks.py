@@ -19,8 +19,9 @@ async def offline(name: str, **args: Any) -> CheckResult:
     return await default_registry()[name].run(Clients(Settings()), args)
 
 
-async def test_a_blocklist_is_named_with_where_to_look_it_up_and_whose_ip_it_is() -> None:
-    r = await offline(
+async def test_a_blocklist_is_named_with_where_to_look_it_up_and_whose_ip_it_is(load, run_check) -> None:
+    load("receiver-policy")
+    r = await run_check(
         "receiver.policy", reply=SPAMHAUS, reason="blocklist", blocklist="Spamhaus", receiver="outlook",
         bulk_sender_rule=False, bounce_rate=0.004, complaint_rate=0.0002, region="us-east-1",
     )  # fmt: skip
@@ -31,14 +32,33 @@ async def test_a_blocklist_is_named_with_where_to_look_it_up_and_whose_ip_it_is(
     assert f.bulk_sender_rules == "none cited"
     assert f.advice is not None and "shared SES IP is AWS's to delist" in f.advice
     assert "0.40 %" in (f.reputation or "") and "0.02 %" in (f.reputation or "")
+    # SES's own open recommendations (the scenario has one open, one fixed), in the advice too
+    assert f.recommendations == [
+        "HIGH COMPLAINT: Complaint rate for example.com is higher than recommended at a mailbox provider; "
+        "review your list acquisition and add a one-click unsubscribe. (example.com)"
+    ]
+    assert f.recommendations_note is None and "SES's own open recommendations in us-east-1" in r.summary
 
 
-async def test_bulk_sender_rules_only_when_the_reply_cites_them() -> None:
-    r = await offline("receiver.policy", reason="policy", receiver="gmail", bulk_sender_rule=True)
+async def test_bulk_sender_rules_only_when_the_reply_cites_them(load, run_check) -> None:
+    load("all-clear")  # no recommendations there
+    r = await run_check("receiver.policy", reason="policy", receiver="gmail", bulk_sender_rule=True)
     assert "one-click unsubscribe" in (r.facts.bulk_sender_rules or "")
     assert "Postmaster Tools" in (r.facts.postmaster or "")
-    unknown = await offline("receiver.policy", reason="spam")
+    assert r.facts.recommendations == [] and r.facts.recommendations_note is None
+    unknown = await run_check("receiver.policy", reason="spam")
     assert unknown.facts.postmaster is None and "not known" in (unknown.facts.reputation or "")
+
+
+async def test_recommendations_that_cannot_be_read_are_said_and_the_rest_stands(
+    load, run_check, fault
+) -> None:
+    load("receiver-policy")
+    fault("aws-deny:ses:ListRecommendations")
+    r = await run_check("receiver.policy", reason="blocklist", blocklist="Spamhaus")
+    assert (r.outcome, r.status) == ("shown", "info")
+    assert "not allowed to call ses:ListRecommendations" in (r.facts.recommendations_note or "")
+    assert r.facts.delisting == "https://check.spamhaus.org"
 
 
 async def test_authentication_as_the_receiver_sees_it() -> None:

@@ -499,3 +499,18 @@ async def test_recipients_condition_decides_at_smtp(lab: Lab) -> None:
 async def test_a_condition_on_a_key_smtp_does_not_give_denies(lab: Lab) -> None:
     lab.load(conditional({"StringEquals": {"aws:SourceVpce": "vpce-0123"}}))
     assert (await send(lab, "admin@example.com", ["friend@example.org"]))[0] == 554
+
+
+def test_list_recommendations_filters_by_one_key(lab: Lab) -> None:
+    lab.load("receiver-policy")  # one OPEN COMPLAINT recommendation and one FIXED BIMI one, for example.com
+    ses = client(lab, "sesv2")
+    every = ses.list_recommendations()["Recommendations"]
+    assert sorted((r["Type"], r["Status"], r["Impact"]) for r in every) == [
+        ("BIMI", "FIXED", "LOW"),
+        ("COMPLAINT", "OPEN", "HIGH"),
+    ]
+    assert every[0]["ResourceArn"].endswith(":identity/example.com")
+    assert every[0]["ResourceArn"].startswith("arn:aws:ses:us-east-1:")
+    open_only = ses.list_recommendations(Filter={"STATUS": "OPEN"})["Recommendations"]
+    assert [r["Type"] for r in open_only] == ["COMPLAINT"]
+    assert client(lab, "sesv2", "us-west-2").list_recommendations()["Recommendations"] == []
