@@ -49,7 +49,13 @@ ENABLED_STATUSES = (
 # (tests/flows/test_read_only.py holds the two lists equal).
 READ_OPERATIONS: dict[str, frozenset[str]] = {
     "sesv2": frozenset(
-        {"GetAccount", "GetEmailIdentity", "GetSuppressedDestination", "GetConfigurationSet", "ListRecommendations"}
+        {
+            "GetAccount",
+            "GetEmailIdentity",
+            "GetSuppressedDestination",
+            "GetConfigurationSet",
+            "ListRecommendations",
+        }
     ),
     "iam": frozenset({"GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "SimulatePrincipalPolicy"}),
     "cloudtrail": frozenset({"LookupEvents"}),
