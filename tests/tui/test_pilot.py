@@ -234,6 +234,33 @@ async def test_a_login_refusal_bounce_without_a_user_name_asks_for_it_once(lab_a
         await pilot.press("q")
 
 
+async def test_an_ses_notification_fills_the_sender_and_recipient_it_names(lab_app, gate) -> None:
+    gate("ses.account")  # the walk only has to start
+    app = lab_app(
+        "ses-notification-suppressed"
+    )  # sender and recipient not given: the notification names them
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        sender, recipient = form.query_one("#input-sender", Input), form.query_one("#input-recipient", Input)
+        # opened with what the notification names (the inputs resolve as the headless walk's do) ...
+        assert (sender.value, recipient.value) == ("admin@example.com", "guest@example.net")
+        sender.value = recipient.value = ""  # ... and as when an operator pastes one into the form
+        await pilot.pause()
+        form.query_one("#start").focus()
+        await pilot.press("enter")
+        assert app.screen is form  # filled and said, not started yet
+        assert form.query_one("#input-sender", Input).value == "admin@example.com"
+        assert form.query_one("#input-recipient", Input).value == "guest@example.net"
+        said = static_text(form.query_one("#form-problem", Static))
+        assert "sender, recipient filled (from the SES notification)" in said
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, WalkScreen)
+        await pilot.press("q")
+
+
 async def test_secrets_are_masked_in_the_form(lab_app) -> None:
     app = lab_app("seed-incident")
     secret = app.prefill["smtp_password"]

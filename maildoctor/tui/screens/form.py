@@ -15,6 +15,7 @@ from textual.widgets import Button, Footer, Header, Input, Select, Static, TextA
 
 from maildoctor.bounce import read
 from maildoctor.flow.model import Flow
+from maildoctor.inputs import NOTIFICATION_ORIGIN, from_notification
 from maildoctor.tui.bindings import binding
 from maildoctor.tui.widgets.field import FieldRow
 
@@ -83,9 +84,25 @@ class FormScreen(Screen[None]):
     def values(self) -> dict[str, str]:
         return {row.input_name: row.value for row in self.rows if row.value}
 
+    def _fill_from_the_notification(self) -> list[str]:
+        """Fill the empty fields an SES notification given as the bounce names (sender, recipient,
+        region), as the headless walk does; the names filled."""
+        found = from_notification(self.values().get("bounce", ""))
+        filled = []
+        for row in self.rows:
+            if row.input_name in found and not row.value and isinstance(row.control, Input):
+                row.control.value = found[row.input_name]
+                filled.append(row.input_name)
+        return filled
+
     def action_start(self) -> None:
+        filled = self._fill_from_the_notification()
         problems = [(row, why) for row in self.rows if (why := row.check())]
         note = self.query_one("#form-problem", Static)
+        if filled and not problems:
+            # shown once before the walk starts: what the operator did not type is said
+            note.update(f"{', '.join(filled)} filled{NOTIFICATION_ORIGIN}: press enter to walk")
+            return
         if problems:
             row, why = problems[0]
             note.update(
