@@ -29,8 +29,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two workers (the machines have two cores; most of a test's time is waiting on real protocols). A file's
+# tests stay in one worker: some of them check what the file's other tests did (every scenario walked).
 pytest: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py

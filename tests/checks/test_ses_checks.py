@@ -130,9 +130,17 @@ def test_checks_are_registered() -> None:
             {"sender", "region"},
         ),
         "ses.account": (
-            {"pass", "sandbox", "sending-paused", "paused-by-account", "under-review", "quota-exhausted"},
+            {
+                "pass",
+                "sandbox",
+                "sending-paused",
+                "paused-by-account",
+                "under-review",
+                "quota-exhausted",
+                "rate-exceeded",
+            },
             set(),
-            {"region", "recipient"},
+            {"region", "recipient", "reply"},
         ),
         "ses.dkim": (
             {"pass", "records-missing", "not-verified", "not-enabled"},
@@ -352,6 +360,7 @@ async def test_account_all_clear(load, ses) -> None:
         "problems": [],
         "paused_by": None,
         "resume_command": None,
+        "rate_reply": None,
     }
     assert r.summary == (
         "the account in us-east-1 has production access and may send: 212 of 50000 sent in 24 h (0.4%), "
