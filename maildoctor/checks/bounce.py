@@ -131,10 +131,10 @@ async def triage_check(ctx: CheckContext[TriageArgs]) -> CheckResult:
         kinds = "/".join(k for k in (event.bounce_type, event.bounce_sub_type or event.delay_type) if k)
         what = f"SES {event.event_type} notification" + (f" ({kinds})" if kinds else "")
     reply = bounce.reply_line
-    if triage.layer == "delivered" or (event is not None and triage.layer != "unknown"):
+    if triage.layer == "delivered":  # nothing failed on the way: nothing to check first
+        summary = f"{what}: {triage.explanation}"
+    elif event is not None and triage.layer != "unknown":  # SES's own words say more than the reply
         summary = f"{what}: {triage.explanation} — check {triage.layer_phrase} first"
-        if triage.layer == "delivered":
-            summary = f"{what}: {triage.explanation}"
     elif triage.layer == "unknown":
         said = f": the reply {reply!r}" if reply else ": no SMTP reply or delivery status found in it"
         summary = f"{what}{said} — it does not point to one layer"

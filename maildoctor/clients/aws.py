@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import random
 import re
 import threading
@@ -212,6 +213,29 @@ def _shared_client(
         return kept[1]
 
 
+# botocore's endpoint data, read once: a new session reads it again (~50 ms), and the global region is
+# needed on every IAM and CloudTrail call.
+@functools.cache
+def _endpoint_data() -> botocore.session.Session:
+    return botocore.session.Session()
+
+
+@functools.cache
+def partition_of(region: str) -> str:
+    """The partition of a region (aws, aws-us-gov, aws-cn); the commercial one for a region botocore
+    does not know."""
+    try:
+        return str(_endpoint_data().get_partition_for_region(region))
+    except Exception:
+        return "aws"
+
+
+@functools.cache
+def ses_regions_of(partition: str) -> tuple[str, ...]:
+    """Every region of the partition where SES v2 runs (no network)."""
+    return tuple(sorted(_endpoint_data().get_available_regions("sesv2", partition_name=partition)))
+
+
 class AwsClient:
     def __init__(
         self,
@@ -245,10 +269,7 @@ class AwsClient:
     @property
     def partition(self) -> str:
         """The partition of the client's region (aws, aws-us-gov, aws-cn), from botocore's data."""
-        try:
-            return str(botocore.session.Session().get_partition_for_region(self.region))
-        except Exception:  # a region botocore does not know: the commercial partition
-            return "aws"
+        return partition_of(self.region)
 
     @property
     def global_region(self) -> str:
@@ -425,9 +446,7 @@ class AwsClient:
 
     def known_ses_regions(self, partition: str | None = None) -> list[str]:
         """Every region of the partition where SES v2 runs, from botocore's own endpoint data (no network)."""
-        return sorted(
-            boto3.Session().get_available_regions("sesv2", partition_name=partition or self.partition)
-        )
+        return list(ses_regions_of(partition or self.partition))
 
     async def ses_regions(self) -> RegionSet:
         """The SES regions the account has enabled (account:ListRegions), or every SES region of the
