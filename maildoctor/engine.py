@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from maildoctor.checks import progress
 from maildoctor.checks.registry import ERROR_OUTCOME, STEP_FACTS, Evidence, Registry, Status, default_registry
 from maildoctor.clients import Clients
 from maildoctor.flow.model import CheckNode, EndNode, Flow, Node, QuestionNode, RemedyNode
@@ -85,6 +86,15 @@ class StepStarted:
 
 
 @dataclass
+class StepProgress:
+    """How far the running check ``index`` has got ("12 of 33 regions read")."""
+
+    index: int
+    node: str
+    text: str
+
+
+@dataclass
 class StepFinished:
     step: Step
 
@@ -106,7 +116,7 @@ class WalkFinished:
     walk: Walk
 
 
-Event = WalkStarted | StepStarted | StepFinished | FindingMade | WalkTruncated | WalkFinished
+Event = WalkStarted | StepStarted | StepProgress | StepFinished | FindingMade | WalkTruncated | WalkFinished
 Listener = Callable[[Event], None]
 
 
@@ -288,8 +298,11 @@ class Walk:
             return _Made(
                 "error", summary, ERROR_OUTCOME, node.next[ERROR_OUTCOME], facts_unknown, check=node.check
             )
-        started = time.monotonic()
-        result = await spec.run(self.clients, args, facts, timeout=min(node.timeout or spec.timeout, left))
+        started, index = time.monotonic(), len(self.steps)
+        with progress.reporting_to(lambda text: self._emit(StepProgress(index, node_id, text))):
+            result = await spec.run(
+                self.clients, args, facts, timeout=min(node.timeout or spec.timeout, left)
+            )
         self._spent += time.monotonic() - started
         return _Made(
             status=result.status,

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from maildoctor import render, report
 from maildoctor.clients.settings import Settings
-from maildoctor.engine import Event, StepFinished, StepStarted
+from maildoctor.engine import Event, StepFinished, StepProgress, StepStarted
 from maildoctor.errors import MaildoctorError
 from maildoctor.flow.model import Flow
 from maildoctor.session import Session, prepare_credentials
@@ -79,10 +79,15 @@ class Progress:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self.titles: dict[int, str] = {}
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, StepStarted) and event.kind == "check":
+            self.titles[event.index] = event.title
             self.stream.write(f"… {event.title}\r")
+            self.stream.flush()
+        elif isinstance(event, StepProgress):  # the same line, rewritten: how far the check has got
+            self.stream.write(f"\x1b[2K… {self.titles.get(event.index, '')}: {event.text}\r")
             self.stream.flush()
         elif isinstance(event, StepFinished):
             step = event.step

@@ -25,6 +25,7 @@ from maildoctor.engine import (
     Listener,
     Step,
     StepFinished,
+    StepProgress,
     StepStarted,
     Walk,
 )
@@ -137,6 +138,8 @@ class Session:
     def _redacted(self, event: Event) -> Event:
         if isinstance(event, StepStarted):
             return replace(event, title=self.redact(event.title))
+        if isinstance(event, StepProgress):
+            return replace(event, text=self.redact(event.text))
         if isinstance(event, StepFinished):
             return StepFinished(self.redact_step(event.step))
         if isinstance(event, FindingMade):

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import Field
 
+from maildoctor.checks import progress
 from maildoctor.checks.common import Analysis, ago, capture, dump, iso, parse_time, stamp, utc_now
 from maildoctor.checks.iam import NO_SUCH_ENTITY, iam_does_not_hold, key_id_problem, keys_text, list_keys
 from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, Status, check
@@ -247,6 +248,7 @@ async def lookup(
             return Lookup(name, events, pages, True)
         page = await aws.call("cloudtrail", "LookupEvents", region=region or aws.global_region, **params)
         pages += 1
+        progress.report(f"CloudTrail {name}: {pages} page{'s' if pages != 1 else ''} read")
         events.extend(page.get("Events", []))
         token = page.get("NextToken")
         if not token:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import Field
 
+from maildoctor.checks import progress
 from maildoctor.checks.common import Analysis, capture, excerpt, jsonable, utc_now
 from maildoctor.checks.dns import (
     DKIM_ZONE,
@@ -1445,14 +1446,17 @@ async def analyze_suppression(
     enabled, at once (a disabled region is not called: it can hold no list)."""
     enabled = await aws.ses_regions()
     regions = list(dict.fromkeys([region, *enabled.enabled]))
+    read = progress.Counter(len(regions), "regions read")
+
+    async def read_one(r: str) -> dict[str, Any] | AwsError:
+        answer = await capture(
+            aws.call("sesv2", "GetSuppressedDestination", region=r, EmailAddress=recipient)
+        )
+        read.tick()
+        return answer
+
     settings, answers = await asyncio.gather(
-        _suppression_settings(aws, region, sender),
-        asyncio.gather(
-            *(
-                capture(aws.call("sesv2", "GetSuppressedDestination", region=r, EmailAddress=recipient))
-                for r in regions
-            )
-        ),
+        _suppression_settings(aws, region, sender), asyncio.gather(*(read_one(r) for r in regions))
     )
     facts = SuppressionFacts(
         recipient=recipient,
