@@ -25,7 +25,17 @@ from typing import Any
 from pydantic import Field
 
 from maildoctor.checks import progress
-from maildoctor.checks.common import Analysis, ago, capture, dump, iso, parse_time, stamp, utc_now
+from maildoctor.checks.common import (
+    Analysis,
+    ago,
+    capture,
+    dump,
+    iso,
+    parse_time,
+    shell_block,
+    stamp,
+    utc_now,
+)
 from maildoctor.checks.iam import NO_SUCH_ENTITY, iam_does_not_hold, key_id_problem, keys_text, list_keys
 from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, Status, check
 from maildoctor.clients.aws import GLOBAL_REGION, AwsClient, AwsError
@@ -470,17 +480,23 @@ def _what_to_use(a: KeyHistoryAnalysis) -> None:
         f.use_user, f.use_key = f.user, f.current_active_key
     if f.use_user:
         f.eventbridge_pattern = eventbridge_pattern(f.use_user)
-        f.new_key_hint = f"`aws iam create-access-key --user-name {f.use_user}` (then delete the unused key)"
+        f.new_key_hint = (
+            f"one for IAM user `{f.use_user}` (then delete the unused key):\n\n"
+            f"{shell_block(f'aws iam create-access-key --user-name {f.use_user}')}"
+        )
     elif f.user and f.user_exists is False:
         f.new_key_hint = (
             f"the IAM user `{f.user}` no longer exists, so make new SMTP credentials in the SES console "
             "(SMTP settings → Create SMTP credentials): it makes a new IAM user with a key and shows the "
-            "SMTP password once"
+            "SMTP password once."
         )
     else:
         f.new_key_hint = (
-            "find the IAM user the SMTP credentials were made for (`aws iam list-users`; the SES console "
-            "names its users `ses-smtp-user.<date>`), then `aws iam create-access-key --user-name USER`"
+            "find the IAM user the SMTP credentials were made for (the SES console names its users "
+            "`ses-smtp-user.<date>`) and make it one (put the user's name for USER):\n\n"
+            + shell_block(
+                'aws iam list-users --query "Users[].UserName"', "aws iam create-access-key --user-name USER"
+            )
         )
 
 

@@ -150,3 +150,8 @@ class Analysis(Generic[F]):
         if self.error is not None:
             return could_not_check(self.error, self.facts, self.evidence)
         return CheckResult(self.outcome, self.status, self.summary, self.facts, self.evidence)
+
+
+def shell_block(*commands: str) -> str:
+    """Commands as a remedy shows them: a fenced ``sh`` block (what the TUI's copy-commands key copies)."""
+    return "```sh\n" + "\n".join(commands) + "\n```"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import socket
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from maildoctor.checks import progress
 from maildoctor.checks.common import jsonable
 from maildoctor.checks.registry import CheckResult, default_registry
 from maildoctor.checks.ses import SuppressionFacts, domain_chain
@@ -1142,3 +1144,19 @@ def test_a_failed_mail_from_remedy_sets_it_again(load, monkeypatch, tmp_path) ->
         "mail.example.com --behavior-on-mx-failure USE_DEFAULT_VALUE --region us-east-1"
     ) in finding["remedy"]
     assert "an MX record `10 feedback-smtp.us-east-1.amazonses.com`" in finding["remedy"]
+
+
+async def test_the_sweep_and_cloudtrail_paging_report_their_progress(load, ses) -> None:
+    """What a surface shows while a slow check runs: regions read of all, then CloudTrail pages read."""
+    load("seed-incident")
+    said: list[str] = []
+    with progress.reporting_to(said.append):
+        await ses("ses.suppression", recipient="guest@example.net", region="us-east-1")
+    total = len(said) - 1  # "0 of N", then one report per region answered
+    assert said[0] == f"0 of {total} regions read" and said[-1] == f"{total} of {total} regions read"
+    assert total == SES_REGION_COUNT  # every enabled region, each reported once
+    said.clear()
+    with progress.reporting_to(said.append):
+        await ses("cloudtrail.key_history", smtp_username="AKIAEXAMPLEOLDKEY001", user="ses-smtp-user")
+    assert said and all(re.fullmatch(r"CloudTrail \w+: \d+ pages? read", text) for text in said), said
+    assert progress.report("outside a walk") is None  # goes nowhere, never fails

@@ -10,6 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from maildoctor.cli import main
+from maildoctor.flow.commands import SHELL_BLOCK, stray_commands
+from maildoctor.flow.templates import UNKNOWN
 from maildoctor.lab import Lab
 from maildoctor.lab.scenario import Scenario, load_scenario, scenario_paths
 from tests.flows.test_read_only import policy_actions, read_only_problems
@@ -61,6 +63,9 @@ def test_every_scenario_reaches_its_diagnosis(name: str, load, lab: Lab, monkeyp
     assert UNCHECKED_ON_PURPOSE.get(name, []) == [u["node"] for u in report["unchecked"]], report["unchecked"]
     if scenario.expect == "all-clear":
         assert report["findings"] == []
+    for finding in report["findings"]:  # every command of a fix can be copied and run as it is (y)
+        assert not stray_commands(finding["remedy"]), (finding["code"], stray_commands(finding["remedy"]))
+        assert all(UNKNOWN not in block for block in SHELL_BLOCK.findall(finding["remedy"])), finding["remedy"]
     made = lab.aws.operations()
     assert made and not read_only_problems(made, "ses-delivery", f"ses-delivery over {name}", USED)
     WALKED.add(name)
