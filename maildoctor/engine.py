@@ -160,8 +160,12 @@ class Walk:
         asker: Asker | None = None,
         listeners: list[Listener] | None = None,
         budget: float = WALK_BUDGET,
+        ahead: bool = True,
     ) -> None:
+        """``ahead``: start checks whose arguments are known before the walk reaches them (False: one
+        check at a time, in the walk's order)."""
         self.flow = flow
+        self.ahead = ahead
         self.budget = budget  # the time the checks of one run may take together (questions excluded)
         self._spent = 0.0
         self.inputs: dict[str, str] = {k: v for k, v in inputs.items() if v}
