@@ -7,14 +7,20 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest screenshots schema docs clean
 
+# A fresh machine's first `make demo` or `make test` installs for about a minute: each step says what it
+# does before it starts, and pip shows its own progress, so nobody stares at a silent terminal.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@echo "make: creating $(VENV) ($(PYTHON) -m venv $(VENV)) ..."
+	@$(PYTHON) -m venv $(VENV)
 
 # Reinstall when the project's dependencies change.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@echo "make: updating pip in $(VENV) ..."
+	@$(BIN)/python -m pip install --upgrade pip
+	@echo "make: installing maildoctor and its test tools into $(VENV) (pip, ~1 min) ..."
+	@$(BIN)/python -m pip install -e '.[test]'
+	@touch $(STAMP)
+	@echo "make: $(VENV) is ready"
 
 demo: $(STAMP)
 	$(BIN)/maildoctor demo

@@ -6,13 +6,17 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from maildoctor import __version__
+
+if TYPE_CHECKING:
+    from maildoctor.flow.model import Flow, InputSpec
+    from maildoctor.transcript import SessionInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -183,8 +187,110 @@ def _run_tui(**kwargs: Any) -> int:
 
 # --- run ----------------------------------------------------------------------------------------------
 
+HELP_FLOW = "maildoctor.help_flow"  # ctx.meta key: the flow `run FLOW --help` describes
 
-@main.command()
+# What to write after `--set NAME=` for each kind of input (secrets and long texts: from a file)
+INPUT_METAVARS = {
+    "email": "ADDRESS",
+    "domain": "DOMAIN",
+    "region": "REGION",
+    "access-key-id": "KEY_ID",
+    "multiline": "@FILE",
+}
+
+
+class RunCommand(click.Command):
+    """`run`'s help: with a FLOW before --help it lists that flow's inputs, without one the shipped flows."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not ctx.resilient_parsing:
+            ctx.meta[HELP_FLOW] = _flow_named_for_help(self, ctx, args)
+        return super().parse_args(ctx, args)
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_help_text(ctx, formatter)
+        flow = ctx.meta.get(HELP_FLOW)
+        if flow is None:
+            _write_shipped_flows(formatter)
+        else:
+            _write_inputs(flow, formatter)
+
+
+def _flow_named_for_help(command: click.Command, ctx: click.Context, args: list[str]) -> Flow | None:
+    """The flow that `run FLOW --help` names, loaded (None without --help or FLOW). Read with click's
+    own parser, so option values (`--format json`) are not taken for the flow; an unknown flow is the
+    usual one-line error, exit status 2."""
+    try:
+        opts, _, _ = command.make_parser(ctx).parse_args(args=list(args))
+    except click.UsageError:
+        return None  # the real parse reports it
+    help_option = command.get_help_option(ctx)
+    ref = opts.get("flow_ref")  # click's UNSET sentinel when FLOW is not given
+    if help_option is None or opts.get(help_option.name or "") is not True or not isinstance(ref, str):
+        return None
+    flow: Flow = _guard(_load_flow_ref)(ref)
+    return flow
+
+
+def _load_flow_ref(ref: str) -> Flow:
+    from maildoctor.flow.load import find_flow, load_flow
+
+    return load_flow(find_flow(ref))
+
+
+def _write_inputs(flow: Flow, formatter: click.HelpFormatter) -> None:
+    with formatter.section(f"Inputs of {flow.name}"):
+        formatter.write_text(f"{flow.title}.")
+        formatter.write_paragraph()
+        formatter.write_text(
+            "Give each with --set NAME=VALUE, --set NAME=@FILE (read from a file), --set NAME=@- (stdin) "
+            "or MAILDOCTOR_INPUT_<NAME> in the environment; a secret is refused as a literal."
+        )
+        formatter.write_paragraph()
+        rows = [
+            (f"--set {name}={_input_metavar(spec)}", _input_about(name, spec))
+            for name, spec in flow.inputs.items()
+        ]
+        formatter.write_dl(rows)
+
+
+def _input_metavar(spec: InputSpec) -> str:
+    if spec.secret:
+        return "@FILE"
+    if spec.kind == "choice" and spec.choices:
+        return "|".join(spec.choices)
+    return INPUT_METAVARS.get(spec.kind, "VALUE")
+
+
+def _input_about(name: str, spec: InputSpec) -> str:
+    """The description, then click's bracket for what the option table also says: required, default."""
+    notes = ["required"] if spec.required else []
+    if spec.example and spec.example not in spec.description:
+        notes.append(f"e.g. {spec.example}")
+    if spec.default_from == "aws-region":
+        notes.append("default: the AWS region in effect" + (f", else {spec.default}" if spec.default else ""))
+    elif spec.default:
+        notes.append(f"default: {spec.default}")
+    if spec.secret:
+        notes.append(f"secret: from @FILE, @- or MAILDOCTOR_INPUT_{name.upper()}")
+    return f"{spec.description}  [{'; '.join(notes)}]" if notes else spec.description
+
+
+def _write_shipped_flows(formatter: click.HelpFormatter) -> None:
+    from maildoctor.errors import MaildoctorError
+    from maildoctor.flow.load import builtin_flow_paths, load_flow
+
+    rows = []
+    for path in builtin_flow_paths():
+        try:
+            rows.append((path.stem, load_flow(path).title))
+        except MaildoctorError as exc:  # a broken shipped flow still has its name listed
+            rows.append((path.stem, f"(does not load: {str(exc).splitlines()[0]})"))
+    with formatter.section("Shipped flows"):
+        formatter.write_dl(rows)
+
+
+@main.command(cls=RunCommand)
 @click.argument("flow_ref", metavar="FLOW")
 @click.option(
     "--set",
@@ -215,7 +321,8 @@ def run(
 ) -> None:
     """Walk FLOW without a screen and print the report.
 
-    FLOW is a shipped flow's name (see `maildoctor flows list`) or a path to a flow file.
+    FLOW is a shipped flow's name (see `maildoctor flows list`) or a path to a flow file;
+    `maildoctor run FLOW --help` lists its inputs.
     A question the inputs do not answer stops the walk with exit status 3, naming the input to set.
     """
     from maildoctor import headless, inputs
@@ -330,23 +437,41 @@ def transcript() -> None:
     """Saved sessions: every walk is autosaved as it goes."""
 
 
+TRANSCRIPT_COLUMNS = ("SESSION", "STARTED", "FLOW", "DIAGNOSIS", "STEPS", "FILE")
+
+
 @transcript.command("list")
 @connection_options
 @click.pass_context
 @_guard
 def transcript_list(ctx: click.Context, **conn: Any) -> None:
-    """List saved sessions, oldest first."""
+    """List saved sessions, newest first: session id, start time, flow, diagnosis, steps, file."""
     from maildoctor.transcript import list_sessions
 
     settings = _settings(ctx, **conn)
     sessions = list_sessions(settings.resolved_state_dir())
     if not sessions:
         click.echo(f"no saved sessions in {settings.resolved_state_dir()}", err=True)
-    for s in sessions:
-        state = "" if s.complete else " (unfinished)"
-        click.echo(
-            f"{s.session}  {s.started_at}  {s.flow:<14} {s.diagnosis}{state}  {s.steps} steps  {s.path}"
-        )
+        return
+    rows = [
+        (s.session, s.started_at or "-", s.flow, _diagnosis_cell(s), str(s.steps), str(s.path))
+        for s in sessions
+    ]
+    for line in _columns(TRANSCRIPT_COLUMNS, rows):
+        click.echo(line)
+
+
+def _diagnosis_cell(session: SessionInfo) -> str:
+    return session.diagnosis if session.complete else f"{session.diagnosis} (unfinished)"
+
+
+def _columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A header line and the rows, each column as wide as its widest cell (the last one not padded)."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
 
 
 @transcript.command("export")
@@ -564,10 +689,10 @@ def shlex_quote(value: str) -> str:
 def walk_hint(scenario: Any, running: Any) -> str:
     """The command that walks a scenario. The secret goes through the environment (CONTRACT.md);
     multi-line inputs (a bounce) are written beside the lab's CA file, for --set KEY=@FILE."""
-    from maildoctor.flow.load import builtin_flows_dir, load_flow
+    from maildoctor.flow.load import MAIN_FLOW, builtin_flows_dir, load_flow
 
     secret = {
-        n for n, spec in load_flow(builtin_flows_dir() / "ses-delivery.yaml").inputs.items() if spec.secret
+        n for n, spec in load_flow(builtin_flows_dir() / f"{MAIN_FLOW}.yaml").inputs.items() if spec.secret
     }
     inputs = scenario.walk_inputs()
     env, sets = [], []
@@ -578,7 +703,7 @@ def walk_hint(scenario: Any, running: Any) -> str:
             sets.append(f"--set {key}=@{shlex_quote(str(running.write_input(key, value)))}")
         elif value:
             sets.append(f"--set {key}={shlex_quote(value)}")
-    return f"{''.join(env)}maildoctor run ses-delivery {' '.join(sets)}"
+    return f"{''.join(env)}maildoctor run {MAIN_FLOW} {' '.join(sets)}"
 
 
 # --- demo ---------------------------------------------------------------------------------------------
@@ -604,6 +729,7 @@ def demo(
     """
     from maildoctor.clients.settings import Settings
     from maildoctor.config import load_config
+    from maildoctor.flow.load import MAIN_FLOW
     from maildoctor.lab import Lab
     from maildoctor.lab.scenario import load_scenario
 
@@ -617,7 +743,7 @@ def demo(
         os.environ.update(lab.env())  # boto3 reads the endpoint and the lab's credentials from here
         settings = Settings.resolve(state_dir=state_dir)
         code = _run_tui(
-            flow="ses-delivery", prefill=scenario.walk_inputs(), settings=settings, config=load_config()
+            flow=MAIN_FLOW, prefill=scenario.walk_inputs(), settings=settings, config=load_config()
         )
     # the demo's findings are the point of the demo, not a failure of it
     raise click.exceptions.Exit(code if code not in (0, 1) else 0)

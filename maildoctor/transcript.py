@@ -208,24 +208,37 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def list_sessions(state_dir: Path) -> list[SessionInfo]:
-    sessions = []
-    for path in sorted(transcripts_dir(state_dir).glob("*.jsonl")):
+    """The saved sessions, newest first (the one an operator looks for is the walk just made)."""
+    found: list[tuple[float, SessionInfo]] = []
+    for path in transcripts_dir(state_dir).glob("*.jsonl"):
         try:
             data = load(path)
         except TranscriptError:
             continue
-        sessions.append(
-            SessionInfo(
-                path,
-                data["session"],
-                data["flow"],
-                data["started_at"],
-                len(data["steps"]),
-                data["diagnosis"]["code"],
-                data["complete"],
-            )
+        info = SessionInfo(
+            path,
+            data["session"],
+            data["flow"],
+            data["started_at"],
+            len(data["steps"]),
+            data["diagnosis"]["code"],
+            data["complete"],
         )
-    return sessions
+        found.append((_started(info), info))
+    found.sort(key=lambda pair: (pair[0], pair[1].session), reverse=True)
+    return [info for _, info in found]
+
+
+def _started(info: SessionInfo) -> float:
+    """When a session started (its header's time; the file's for a header without a usable one)."""
+    try:
+        when = datetime.fromisoformat(info.started_at or "")
+    except ValueError:
+        try:
+            return info.path.stat().st_mtime
+        except OSError:
+            return 0.0
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def resolve(state_dir: Path, ref: str) -> Path:

@@ -47,8 +47,14 @@ def builtin_flows_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "flows"
 
 
+# The flow most incidents need (the one `maildoctor demo` walks): listed first by `flows list`, the TUI's
+# picker and every "shipped flows" message, so a newcomer's first enter takes it; the others by name.
+MAIN_FLOW = "ses-delivery"
+
+
 def builtin_flow_paths() -> list[Path]:
-    return sorted(builtin_flows_dir().glob("*.yaml"))
+    """The shipped flow files, the main flow first."""
+    return sorted(builtin_flows_dir().glob("*.yaml"), key=lambda p: (p.stem != MAIN_FLOW, p.name))
 
 
 def find_flow(name_or_path: str) -> Path:

@@ -553,4 +553,4 @@ def test_transcript_list_skips_files_that_are_not_transcripts(
     (state_dir / "transcripts" / "latin1.jsonl").write_bytes("café\n".encode("latin-1"))
     result = CliRunner().invoke(main, ["transcript", "list"])
     assert result.exit_code == 0, result.output
-    assert [line.split()[0] for line in result.stdout.splitlines()] == [good.stem]
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == [good.stem]  # under the header

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -33,3 +34,16 @@ def test_every_command_has_help() -> None:
         result = CliRunner().invoke(main, [*name.split()[1:], "--help"])
         assert result.exit_code == 0, name
         assert "Usage:" in result.output and len(result.output.splitlines()) > 3, name
+
+
+def test_readme_says_what_maildoctor_is_then_the_two_commands_then_the_pictures() -> None:
+    what = README.index("**maildoctor** is")
+    commands = README.index("make demo   #")
+    assert what < commands < README.index("make test   #") < README.index("![")
+
+
+def test_every_picture_the_readme_shows_exists() -> None:
+    root = Path(__file__).resolve().parents[2]
+    pictures = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", README)
+    assert len(pictures) >= 7
+    assert [p for p in pictures if not (root / p).is_file()] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -133,3 +134,48 @@ def test_export_of_a_missing_transcript_is_a_clear_error() -> None:
     result = CliRunner().invoke(main, ["transcript", "export", "nope"])
     assert result.exit_code == 2
     assert result.output.startswith("maildoctor: no transcript 'nope'")
+
+
+def saved_session(state_dir: Path, session: str, started_at: str, *, complete: bool) -> Path:
+    """A transcript as the writer leaves it: the session line, one step, the end line if it finished."""
+    folder = transcript.transcripts_dir(state_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    records = [
+        {"type": "session", "maildoctor": "0.1.0", "session": session, "flow": "tr", "flow_title": "T",
+         "inputs": {}, "started_at": started_at},
+        {"type": "step", "index": 0, "node": "login", "kind": "check", "title": "Login", "layer": "", "check": "x",
+         "status": "pass", "outcome": "pass", "summary": "fine", "facts": {}, "evidence": [], "next": "done",
+         "why": "", "started_at": started_at, "duration_ms": 3},
+    ]  # fmt: skip
+    if complete:
+        records.append(
+            {"type": "end", "complete": True, "incomplete_reason": None, "finished_at": started_at}
+        )
+    path = folder / f"{session}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_transcript_list_is_newest_first_under_a_header_naming_the_columns(state_dir: Path) -> None:
+    older = saved_session(state_dir, "20261128-090000-tr-aaaa", "2026-11-28T09:00:00Z", complete=True)
+    newer = saved_session(state_dir, "20261128-100500-tr-bbbb", "2026-11-28T10:05:00Z", complete=False)
+    os.utime(newer, (1_000_000, 1_000_000))  # the start time orders them, not when the file was touched
+    result = CliRunner().invoke(main, ["transcript", "list"])
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["SESSION", "STARTED", "FLOW", "DIAGNOSIS", "STEPS", "FILE"]
+    assert [row.split()[0] for row in rows] == [newer.stem, older.stem]
+    for row, path in zip(rows, (newer, older), strict=True):
+        # every cell starts under its column's name
+        assert row[header.index("STARTED") :].startswith("2026-11-28T")
+        assert row[header.index("FLOW") :].startswith("tr ")
+        assert row[header.index("STEPS") :].startswith("1 ")
+        assert row[header.index("FILE") :] == str(path)
+    assert "(unfinished)" in rows[0] and "(unfinished)" not in rows[1]
+
+
+def test_transcript_list_of_an_empty_state_dir_says_so_without_a_header(state_dir: Path) -> None:
+    result = CliRunner().invoke(main, ["transcript", "list"])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"no saved sessions in {state_dir}")
