@@ -52,7 +52,9 @@ def test_only_sh_blocks_are_copied_dedented_in_order() -> None:
 
 
 def test_a_block_with_a_value_not_found_is_not_copied() -> None:
-    assert shell_blocks("```sh\naws sesv2 delete-suppressed-destination --email-address (unknown)\n```\n") == []
+    assert (
+        shell_blocks("```sh\naws sesv2 delete-suppressed-destination --email-address (unknown)\n```\n") == []
+    )
 
 
 def test_an_inline_command_in_prose_is_found_but_not_one_in_a_block() -> None:

@@ -65,7 +65,9 @@ def test_every_scenario_reaches_its_diagnosis(name: str, load, lab: Lab, monkeyp
         assert report["findings"] == []
     for finding in report["findings"]:  # every command of a fix can be copied and run as it is (y)
         assert not stray_commands(finding["remedy"]), (finding["code"], stray_commands(finding["remedy"]))
-        assert all(UNKNOWN not in block for block in SHELL_BLOCK.findall(finding["remedy"])), finding["remedy"]
+        assert all(UNKNOWN not in block for block in SHELL_BLOCK.findall(finding["remedy"])), finding[
+            "remedy"
+        ]
     made = lab.aws.operations()
     assert made and not read_only_problems(made, "ses-delivery", f"ses-delivery over {name}", USED)
     WALKED.add(name)
