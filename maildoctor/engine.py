@@ -6,6 +6,7 @@ subscribe to the same events; questions go through an ``Asker`` that each surfac
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,8 +14,17 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from maildoctor.checks import progress
-from maildoctor.checks.registry import ERROR_OUTCOME, STEP_FACTS, Evidence, Registry, Status, default_registry
+from maildoctor.checks.registry import (
+    ERROR_OUTCOME,
+    STEP_FACTS,
+    CheckResult,
+    Evidence,
+    Registry,
+    Status,
+    default_registry,
+)
 from maildoctor.clients import Clients
+from maildoctor.flow import reach
 from maildoctor.flow.model import CheckNode, EndNode, Flow, Node, QuestionNode, RemedyNode
 from maildoctor.flow.templates import render, resolve
 
@@ -147,6 +157,22 @@ class _Made:
     evidence: list[Evidence] = field(default_factory=list)
     check: str | None = None
     answered_by: str | None = None
+    ran: tuple[float, float, str] | None = (
+        None  # a check started ahead: its start, end (monotonic), ISO start
+    )
+
+
+@dataclass
+class _Ahead:
+    """A check started before the walk reached its node, with the arguments it was started with."""
+
+    args: dict[str, Any]
+    started: float
+    started_at: str
+    task: asyncio.Task[CheckResult] | None = None
+    ended: float = 0.0
+    progress: str | None = None  # the newest, shown once the walk reaches the node
+    index: int | None = None  # the step it became
 
 
 class Walk:
@@ -166,6 +192,7 @@ class Walk:
         check at a time, in the walk's order)."""
         self.flow = flow
         self.ahead = ahead
+        self._started: dict[str, _Ahead] = {}
         self.budget = budget  # the time the checks of one run may take together (questions excluded)
         self._spent = 0.0
         self.inputs: dict[str, str] = {k: v for k, v in inputs.items() if v}
@@ -239,6 +266,7 @@ class Walk:
     def truncate(self, index: int) -> None:
         self._spent = 0.0  # a re-run gets the whole budget again
         self.clients.forget()  # and reads afresh what the operator may have changed meanwhile
+        self._drop_ahead()
         del self.steps[index:]
         self.findings = [f for f in self.findings if f.step_index < index]
         self.finished = False
@@ -249,12 +277,17 @@ class Walk:
     # -- the loop
 
     async def _walk_from(self, node_id: str | None) -> None:
-        while node_id is not None:
-            if len(self.steps) >= MAX_STEPS:
-                self.incomplete_reason = f"stopped after {MAX_STEPS} steps: the flow loops"
-                break
-            step = await self._step(node_id, self.flow.nodes[node_id])
-            node_id = step.next
+        try:
+            while node_id is not None:
+                if len(self.steps) >= MAX_STEPS:
+                    self.incomplete_reason = f"stopped after {MAX_STEPS} steps: the flow loops"
+                    break
+                if self.ahead:
+                    self._start_ahead(node_id)
+                step = await self._step(node_id, self.flow.nodes[node_id])
+                node_id = step.next
+        finally:
+            self._drop_ahead()  # checks of ways the walk did not take, or all of them when it is cancelled
         self.finished = True
         self.finished_at = _now()
         self._emit(WalkFinished(self))
@@ -267,6 +300,9 @@ class Walk:
         self._emit(StepStarted(index, node_id, title, layer, node.kind))
         started, started_at = time.monotonic(), _now()
         made = await self._handlers[type(node)](node_id, node)
+        ended = time.monotonic()
+        if made.ran is not None:  # a check started ahead: its step says when it really ran
+            started, ended, started_at = made.ran
         step = Step(
             index=index,
             node=node_id,
@@ -280,7 +316,7 @@ class Walk:
             next=made.next,
             facts=made.facts,
             evidence=made.evidence,
-            duration_ms=int((time.monotonic() - started) * 1000),
+            duration_ms=int((ended - started) * 1000),
             started_at=started_at,
             answered_by=made.answered_by,
         )
@@ -302,13 +338,24 @@ class Walk:
             return _Made(
                 "error", summary, ERROR_OUTCOME, node.next[ERROR_OUTCOME], facts_unknown, check=node.check
             )
-        started, index = time.monotonic(), len(self.steps)
-        with progress.reporting_to(lambda text: self._emit(StepProgress(index, node_id, text))):
-            result = await spec.run(
-                self.clients, args, facts, timeout=min(node.timeout or spec.timeout, left)
-            )
+        started, index, ran = time.monotonic(), len(self.steps), None
+        ahead = self._started.pop(node_id, None)
+        if ahead is not None and ahead.task is not None and ahead.args == args:
+            ahead.index = index
+            if ahead.progress is not None:
+                self._emit(StepProgress(index, node_id, ahead.progress))
+            result = await ahead.task
+            ran = (ahead.started, ahead.ended, ahead.started_at)
+        else:
+            if ahead is not None and ahead.task is not None:
+                ahead.task.cancel()  # started with other arguments than it has now: run it afresh
+            with progress.reporting_to(lambda text: self._emit(StepProgress(index, node_id, text))):
+                result = await spec.run(
+                    self.clients, args, facts, timeout=min(node.timeout or spec.timeout, left)
+                )
         self._spent += time.monotonic() - started
         return _Made(
+            ran=ran,
             status=result.status,
             summary=result.summary,
             outcome=result.outcome,
@@ -317,6 +364,46 @@ class Walk:
             evidence=result.evidence,
             check=node.check,
         )
+
+    # -- checks started ahead of the walk
+
+    def _start_ahead(self, current: str) -> None:
+        """Start every check the walk will reach from ``current`` whatever happens (every way on passes
+        through it) and whose arguments are final, in flow order (the SES pace serves calls first come,
+        first served). Checks that read earlier steps beyond their arguments wait for the walk."""
+        left = self.budget - self._spent
+        if left <= 0:
+            return
+        facts, values = self.facts(), self.values()
+        known = reach.knowledge(self.flow, values, facts)
+        sure = reach.sure_nodes(self.flow, current, lambda q: reach.settled_answer(q, known, self.render))
+        done = {step.node for step in self.steps}
+        for node_id, node in self.flow.nodes.items():
+            if node_id == current or node_id not in sure or node_id in done or node_id in self._started:
+                continue
+            if not isinstance(node, CheckNode):
+                continue
+            spec = self.registry[node.check]
+            if spec.reads_earlier_steps or not all(known.final(text) for text in node.args.values()):
+                continue
+            args = {name: resolve(text, values, facts) for name, text in node.args.items()}
+            ahead = _Ahead(args, time.monotonic(), _now())
+
+            def told(text: str, ahead: _Ahead = ahead, node_id: str = node_id) -> None:
+                ahead.progress = text
+                if ahead.index is not None:  # the walk has reached it: the surface shows it now
+                    self._emit(StepProgress(ahead.index, node_id, text))
+
+            run = spec.run(self.clients, args, facts, timeout=min(node.timeout or spec.timeout, left))
+            with progress.reporting_to(told):  # the task keeps this receiver (it copies the context)
+                ahead.task = asyncio.ensure_future(_timed(run, ahead))
+            self._started[node_id] = ahead
+
+    def _drop_ahead(self) -> None:
+        for ahead in self._started.values():
+            if ahead.task is not None:
+                ahead.task.cancel()
+        self._started.clear()
 
     async def _question(self, node_id: str, node: QuestionNode) -> _Made:
         values = [o.value for o in node.options]
@@ -393,6 +480,13 @@ class Walk:
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:
             listener(event)
+
+
+async def _timed(run: Awaitable[CheckResult], ahead: _Ahead) -> CheckResult:
+    try:
+        return await run
+    finally:
+        ahead.ended = time.monotonic()
 
 
 def _now() -> str:

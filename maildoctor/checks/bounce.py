@@ -204,6 +204,7 @@ class ExplainFacts(Facts):
     args=ExplainArgs,
     facts=ExplainFacts,
     applies_when=("layer",),
+    reads_earlier_steps=True,  # the findings made so far explain the bounce
 )
 async def explained_check(ctx: CheckContext[ExplainArgs]) -> CheckResult:
     """A bounce is evidence: some finding of the walk explains the failure it reports."""

@@ -108,6 +108,7 @@ class CheckSpec:
     timeout: float
     description: str
     applies_when: tuple[str, ...] = ()
+    reads_earlier_steps: bool = False  # its answer depends on the walk so far, not only on its arguments
 
     @property
     def all_outcomes(self) -> frozenset[str]:
@@ -274,8 +275,10 @@ class Registry(Mapping[str, CheckSpec]):
         applies_when: tuple[str, ...] = (),
         iam_actions: tuple[str, ...] = (),
         timeout: float = 30.0,
+        reads_earlier_steps: bool = False,
     ) -> Callable[[CheckFn], CheckFn]:
-        """Register an async check function under ``name``."""
+        """Register an async check function under ``name``. ``reads_earlier_steps``: the check reads the
+        facts of the walk's earlier steps (``ctx.facts``), so the engine never starts it ahead."""
 
         def register(fn: CheckFn) -> CheckFn:
             doc = (fn.__doc__ or "").strip()
@@ -290,6 +293,7 @@ class Registry(Mapping[str, CheckSpec]):
                     timeout=timeout,
                     description=doc.splitlines()[0] if doc else "",
                     applies_when=applies_when,
+                    reads_earlier_steps=reads_earlier_steps,
                 )
             )
             return fn

@@ -11,6 +11,7 @@ import functools
 import random
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,6 +197,10 @@ class RegionSet:
 # building one costs ~50 ms of CPU, and a suppression sweep needs one per region. They are thread-safe,
 # and keyed by the very session (credentials resolve once per process and environment) and settings.
 _SHARED: dict[tuple[Any, ...], tuple[boto3.Session, Any]] = {}
+# boto3 calls block a thread each while they wait on the network. asyncio's default pool has cores + 4
+# threads (6 here), which made a 33-region sweep wait in six rounds: this one fits a sweep and the
+# checks running beside it at once.
+_CALLS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="maildoctor-aws")
 _SHARED_LOCK = threading.Lock()
 
 
@@ -413,7 +418,7 @@ class AwsClient:
             return result
 
         try:
-            answer = await asyncio.to_thread(run)
+            answer = await asyncio.get_running_loop().run_in_executor(_CALLS, run)
             self._answered.add(endpoint)
             return answer
         except botocore.exceptions.ClientError as exc:
