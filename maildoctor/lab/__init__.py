@@ -28,11 +28,13 @@ from maildoctor.lab.service import Service
 from maildoctor.lab.world import with_world
 
 try:
-    from maildoctor.lab.aws import LabAwsServer
-    from maildoctor.lab.dns import LabDnsServer
-    from maildoctor.lab.smtp import LabSmtpServer, LabTls
+    from maildoctor.lab.aws import AwsCall, LabAwsServer
+    from maildoctor.lab.dns import DnsQuery, LabDnsServer
+    from maildoctor.lab.smtp import LabSmtpServer, LabTls, SmtpReply
 except ImportError as exc:  # pragma: no cover - only without the extra
     raise MissingExtra("lab", exc.name) from None
+
+TimedCall = AwsCall | DnsQuery | SmtpReply  # each has layer, name, start and end
 
 # The operator's own credentials for the lab's AWS endpoint (moto accepts any; these name no scenario user).
 OPERATOR_KEY_ID = "AKIALABOPERATOR00001"
@@ -124,6 +126,20 @@ class Lab(Service):
         self.aws.set_faults(self._fault_set.aws)
         self.dns.set_faults(self._fault_set.dns)
         self.smtp.set_faults(self._fault_set.smtp)
+
+    # --- the timed call log --------------------------------------------------------------------------
+
+    def calls(self) -> list[TimedCall]:
+        """Every AWS request, DNS query answered and SMTP reply sent since :meth:`clear_calls`, timed
+        (``time.monotonic()`` of this process), ordered by start."""
+        timed: list[TimedCall] = [*self.aws.calls(), *self.dns.calls(), *self.smtp.calls()]
+        return sorted(timed, key=lambda call: call.start)
+
+    def clear_calls(self) -> None:
+        """Empty the three timed logs (``aws.operations()`` is kept: it has its own clear)."""
+        self.aws.clear_calls()
+        self.dns.clear_calls()
+        self.smtp.clear_calls()
 
     def closed_address(self) -> str:
         """HOST:PORT where connections are refused for as long as the lab runs."""

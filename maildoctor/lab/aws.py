@@ -20,10 +20,11 @@ account's reputation rates as ``AWS/SES`` CloudWatch metrics.
 The region of a request is taken from its SigV4 credential scope, as AWS does.
 
 Every request is recorded as ``(service, operation, region)`` (``LabAwsServer.operations()``, named by
-maildoctor.lab.protocols from the request itself), and the lab's faults (``set_faults(AwsFaults(...))``,
-see maildoctor.lab.faults) answer before anything else: latency, a hang, or throttling, AccessDenied and
-5xx errors in the protocol shape of the service asked, and SES's rate (``aws-ses-rate``: a token bucket per
-region).
+maildoctor.lab.protocols from the request itself) and, apart, timed (``LabAwsServer.calls()``: when it came
+in and when its answer was ready, in this process's ``time.monotonic()`` seconds). The lab's faults
+(``set_faults(AwsFaults(...))``, see maildoctor.lab.faults) answer before anything else: latency, a hang,
+or throttling, AccessDenied and 5xx errors in the protocol shape of the service asked, and SES's rate
+(``aws-ses-rate``: a token bucket per region).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from xml.sax.saxutils import escape
@@ -95,6 +96,23 @@ HANG_LIMIT_S = 300.0  # aws-hang holds a request at most this long (or until the
 IAM_REGION = "us-east-1"  # IAM is global; its CloudTrail events are recorded in us-east-1 only
 LIST_REGIONS_PAGE = 20  # ListRegions' page when MaxResults is not given (not documented: the lab's choice)
 _NS = uuid.UUID("5d1c1b1e-6a8f-4f5e-9a43-6d61696c646f")  # namespace for the lab's stable ids
+
+
+@dataclass(frozen=True)
+class AwsCall:
+    """One request served, timed: ``start`` when it came in, ``end`` when its answer was ready (after any
+    latency), both ``time.monotonic()`` seconds of the lab's process."""
+
+    service: str
+    operation: str
+    region: str
+    start: float
+    end: float
+    layer: ClassVar[str] = "aws"
+
+    @property
+    def name(self) -> str:
+        return f"{self.service}:{self.operation}"
 
 
 @functools.cache
@@ -393,6 +411,7 @@ class _LabApp:
         self.released.set()
         self.stopping = threading.Event()  # set by stop(): no request waits any longer
         self.operations: list[tuple[str, str, str]] = []
+        self.calls: list[AwsCall] = []  # the same requests, timed (appended when answered)
         self.operations_lock = threading.Lock()
         self.buckets: dict[str, tuple[float, float]] = {}  # aws-ses-rate: region -> (tokens, when)
         self.buckets_lock = threading.Lock()
@@ -408,6 +427,8 @@ class _LabApp:
             self.released.set()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start = time.monotonic()
+        call: Call | None = None
         try:
             call = identify(environ)
             with self.operations_lock:
@@ -420,12 +441,22 @@ class _LabApp:
             answer = _json(
                 500, {"message": "lab AWS endpoint internal error"}, **{"x-amzn-ErrorType": "InternalFailure"}
             )
-        if answer is None:
-            return self.moto_app(environ, start_response)
-        status, headers, body = answer
-        headers = {**headers, "Content-Length": str(len(body))}
-        start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
-        return [body]
+        try:
+            if answer is None:
+                # moto answers with the whole body in a list: its answer is ready when it returns
+                return self.moto_app(environ, start_response)
+            status, headers, body = answer
+            headers = {**headers, "Content-Length": str(len(body))}
+            start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
+            return [body]
+        finally:
+            if call is not None:
+                self.record(call, start)
+
+    def record(self, call: Call, start: float) -> None:
+        timed = AwsCall(call.service, call.operation, call.region, start, time.monotonic())
+        with self.operations_lock:
+            self.calls.append(timed)
 
     def faulted(self, call: Call) -> Response | None:
         """The answer a fault gives this call, or None to answer it normally (after any latency)."""
@@ -1375,3 +1406,16 @@ class LabAwsServer(Service):
         if self._app is not None:
             with self._app.operations_lock:
                 self._app.operations.clear()
+
+    def calls(self) -> list[AwsCall]:
+        """Every request answered since the last :meth:`clear_calls` (or the start), timed, in the order
+        their answers were ready. Kept apart from :meth:`operations`: clearing one leaves the other."""
+        if self._app is None:
+            return []
+        with self._app.operations_lock:
+            return list(self._app.calls)
+
+    def clear_calls(self) -> None:
+        if self._app is not None:
+            with self._app.operations_lock:
+                self._app.calls.clear()

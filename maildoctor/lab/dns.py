@@ -21,9 +21,10 @@ import contextlib
 import socket
 import textwrap
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from dnslib import EDNS0, QTYPE, RCODE, RR, DNSError, DNSHeader, DNSRecord
 from dnslib.dns import DNSBuffer, ZoneParser
@@ -32,7 +33,7 @@ from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 from maildoctor.lab.faults import DnsFaults
 from maildoctor.lab.service import Service
 
-__all__ = ["DEFAULT_TTL", "LabDnsServer", "ZoneError"]
+__all__ = ["DEFAULT_TTL", "DnsQuery", "LabDnsServer", "ZoneError"]
 
 DEFAULT_TTL = 300
 """TTL of records that give none and follow no ``$TTL`` (dnslib's own default would be 0)."""
@@ -42,6 +43,23 @@ _OUR_EDNS_PAYLOAD = 1232  # what we advertise in the OPT record we echo (the DNS
 _POLL_INTERVAL = 0.05  # serve_forever poll: shutdown() waits up to this long per socket
 _TCP_READ_TIMEOUT = 2.0  # a TCP client that connects and stays silent must not pin a thread forever
 _BIND_ATTEMPTS = 20  # port 0: tries at finding a port number free for both UDP and TCP
+
+
+@dataclass(frozen=True)
+class DnsQuery:
+    """One query answered, timed: ``start`` when it came in, ``end`` when its reply was ready to send
+    (after any latency), both ``time.monotonic()`` seconds of the lab's process."""
+
+    qname: str  # as sent
+    qtype: str  # its name: "TXT"
+    protocol: str  # "udp" or "tcp"
+    start: float
+    end: float
+    layer: ClassVar[str] = "dns"
+
+    @property
+    def name(self) -> str:
+        return f"{self.qname} {self.qtype}"
 
 
 class ZoneError(ValueError):
@@ -208,7 +226,15 @@ class _ZoneResolver(BaseResolver):
         self.faults = DnsFaults()  # both: what is applied
         self.queries: list[tuple[str, str]] = []
         self.queries_lock = threading.Lock()
+        self.answered: list[DnsQuery] = []  # queries answered (not those dropped), timed
         self.stopping = threading.Event()
+
+    def record(self, request: DNSRecord, protocol: str, start: float) -> None:
+        timed = DnsQuery(
+            str(request.q.qname), str(QTYPE.get(request.q.qtype)), protocol, start, time.monotonic()
+        )
+        with self.queries_lock:
+            self.answered.append(timed)
 
     def resolve(self, request: DNSRecord, handler: object) -> DNSRecord | None:
         if not request.questions:  # request.reply() would invent a question for the root
@@ -250,7 +276,14 @@ class _Handler(DNSHandler):
             super().handle()
 
     def get_reply(self, data: bytes) -> bytes:
+        start = time.monotonic()
         request = DNSRecord.parse(data)
+        reply = self._reply(request)
+        if request.questions:  # a FORMERR to a question-less query is not a query answered
+            self.server.resolver.record(request, self.protocol, start)
+        return reply
+
+    def _reply(self, request: DNSRecord) -> bytes:
         resolver: _ZoneResolver = self.server.resolver
         faults = resolver.faults
         reply = resolver.resolve(request, self)
@@ -292,7 +325,8 @@ class LabDnsServer(Service):
     relative names until a ``$ORIGIN``; without either, relative names are taken as absolute.
 
     ``queries`` logs every question received as ``(qname as sent, qtype name)``, e.g.
-    ``("_dmarc.example.com.", "TXT")``; it is never cleared by the server.
+    ``("_dmarc.example.com.", "TXT")``; it is never cleared by the server. ``calls()`` gives the queries
+    answered, timed (``clear_calls()`` empties that log only).
     """
 
     def __init__(
@@ -323,6 +357,16 @@ class LabDnsServer(Service):
         self._resolver.zone = zone
         self._resolver.zone_faults = DnsFaults.for_names(servfail=servfail, timeout=timeout)
         self._resolver.faults = self._resolver.zone_faults.merged(self._resolver.lab_faults)
+
+    def calls(self) -> list[DnsQuery]:
+        """Every query answered since the last :meth:`clear_calls` (or the start), in the order the
+        replies were ready; a query dropped (a timeout fault, the server stopping) is not in it."""
+        with self._resolver.queries_lock:
+            return list(self._resolver.answered)
+
+    def clear_calls(self) -> None:
+        with self._resolver.queries_lock:
+            self._resolver.answered.clear()
 
     @property
     def faults(self) -> DnsFaults:

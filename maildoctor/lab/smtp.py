@@ -23,7 +23,8 @@ certificate from another CA, a latency per reply.
 
 A second listener (``implicit_address``) speaks TLS from the first byte, as SES does on 465 and 2465: no
 STARTTLS offered, AUTH right after EHLO. Each connection's commands (verbs only: ``EHLO``, ``STARTTLS``,
-``AUTH PLAIN``, ``QUIT``; never their data) are kept in ``dialogues``, so tests can see what was sent.
+``AUTH PLAIN``, ``QUIT``; never their data) are kept in ``dialogues``, so tests can see what was sent, and
+every reply sent is timed in ``calls()`` (the command it answers, verb only, and when).
 
 The server runs its own event loop in its own thread, on a socket it binds itself (aiosmtpd's
 ``Controller(port=0)`` cannot check readiness on an ephemeral port).
@@ -47,7 +48,7 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
-from typing import Any, AnyStr
+from typing import Any, AnyStr, ClassVar
 
 import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
@@ -58,7 +59,7 @@ from maildoctor.lab.scenario import LAB_ACCOUNT_ID, Scenario, User
 from maildoctor.lab.service import Service
 from maildoctor.smtp_password import password_form, smtp_password_v2, smtp_password_v4
 
-__all__ = ["AcceptedMessage", "LabSmtpServer", "LabTls"]
+__all__ = ["AcceptedMessage", "LabSmtpServer", "LabTls", "SmtpReply"]
 
 # aiosmtpd logs to "mail.log" (warnings included, e.g. its deprecated Session.login_data setter on every
 # successful AUTH). Without a handler anywhere, Python's last-resort handler would print those to stderr
@@ -138,6 +139,34 @@ class AcceptedMessage:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     content: bytes
+
+
+@dataclass(frozen=True)
+class SmtpReply:
+    """One reply sent, timed: ``start`` when what it answers arrived (the connection, for the greeting),
+    ``end`` when its last line was written (after any latency), both ``time.monotonic()`` seconds of the
+    lab's process. ``command`` is a verb (``EHLO``, ``AUTH``), ``connect`` for the greeting, ``DATA`` for
+    the end of a message and ``AUTH`` for an AUTH continuation: never what the client sent after it."""
+
+    command: str
+    code: str  # "250"
+    start: float
+    end: float
+    layer: ClassVar[str] = "smtp"
+
+    @property
+    def name(self) -> str:
+        return self.command
+
+
+# What arrives after these replies is not a command: a message's lines, an AUTH response (a secret).
+_CONTINUED_BY = {"354": "DATA", "334": "AUTH"}
+
+
+def _verb(data: bytes) -> str:
+    """The command a line starts with, upper case; "?" for anything that is not a plain verb."""
+    word = data.split(b"\r\n", 1)[0].split(b" ", 1)[0]
+    return word.decode("ascii").upper() if word.isalpha() and len(word) <= 10 else "?"
 
 
 @dataclass(frozen=True)
@@ -226,6 +255,8 @@ class _SesSmtp(SMTP):
         self.implicit = implicit  # TLS from the first byte (465/2465): the transport is TLS already
         self.commands: list[str] = []  # what the client sent, verbs only (AUTH: the mechanism, never data)
         lab.dialogues.append(self.commands)
+        self._answering = ("connect", time.monotonic())  # what the next reply answers, since when
+        self._continued: str | None = None  # the verb the client's next data continues (after 354, 334)
         with warnings.catch_warnings():  # implicit: AUTH needs no STARTTLS, the whole session is TLS
             warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
             self._init_smtp(lab, loop, faults, implicit)
@@ -249,11 +280,21 @@ class _SesSmtp(SMTP):
         )
 
     async def push(self, status: AnyStr) -> None:
-        """Every reply, ``smtp-slow`` late (once per reply: before its last line)."""
+        """Every reply, ``smtp-slow`` late (once per reply: before its last line), and timed."""
         text = status if isinstance(status, str) else status.decode("ascii", "replace")
-        if self.faults.latency_ms and text[3:4] != "-":
+        last_line = text[3:4] != "-"
+        if self.faults.latency_ms and last_line:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         await super().push(status)
+        if last_line:
+            command, start = self._answering
+            self._lab._record(SmtpReply(command, text[:3], start, time.monotonic()))
+            self._continued = _CONTINUED_BY.get(text[:3])
+
+    def data_received(self, data: bytes) -> None:
+        """Notes what the next reply answers (plain text: after STARTTLS the TLS layer calls this)."""
+        self._answering = (self._continued or _verb(data), time.monotonic())
+        super().data_received(data)
 
     @syntax("EHLO hostname")
     async def smtp_EHLO(self, hostname: str) -> None:
@@ -374,6 +415,8 @@ class LabSmtpServer(Service):
         self.dialogues: deque[list[str]] = deque(maxlen=KEEP_MESSAGES)
         self.scenario: Scenario | None = None
         self._messages: deque[AcceptedMessage] = deque(maxlen=KEEP_MESSAGES)
+        self._replies: list[SmtpReply] = []  # every reply sent, timed (calls())
+        self._replies_lock = threading.Lock()  # written in the server's thread, read in others
         self._connections: set[_SesSmtp | _Silent] = set()
         self._faults = SmtpFaults()
         self._thread: threading.Thread | None = None
@@ -395,6 +438,19 @@ class LabSmtpServer(Service):
     def messages(self) -> list[AcceptedMessage]:
         """The last accepted messages, oldest first."""
         return list(self._messages)
+
+    def calls(self) -> list[SmtpReply]:
+        """Every reply sent since the last :meth:`clear_calls` (or the start), in the order sent."""
+        with self._replies_lock:
+            return list(self._replies)
+
+    def clear_calls(self) -> None:
+        with self._replies_lock:
+            self._replies.clear()
+
+    def _record(self, reply: SmtpReply) -> None:
+        with self._replies_lock:
+            self._replies.append(reply)
 
     def load(self, scenario: Scenario) -> None:
         """Serve ``scenario`` from the next command on (sessions already logged in keep their login)."""
