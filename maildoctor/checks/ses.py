@@ -35,7 +35,7 @@ from maildoctor.checks.dns import (
     check_dkim_tokens,
 )
 from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, check
-from maildoctor.clients.aws import AwsClient, AwsError, RegionSet
+from maildoctor.clients.aws import AwsClient, AwsError, RegionSet, partition_of
 from maildoctor.dnsauth.domains import (
     normalize_domain,
     organizational_domain,
@@ -1369,6 +1369,19 @@ class SuppressionFacts(Facts):
     )
 
 
+# Regions launched before 2019-03-20 are enabled in every account and cannot be disabled (AWS Account
+# Management guide, "Enable or disable AWS Regions in your account"); GovCloud and China have no opt-in.
+DEFAULT_REGIONS = frozenset({
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
+    "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2",
+})  # fmt: skip
+
+
+def always_enabled(region: str) -> bool:
+    return region in DEFAULT_REGIONS or partition_of(region) != "aws"
+
+
 def _delete_command(recipient: str, region: str) -> str:
     return f"aws sesv2 delete-suppressed-destination --email-address {recipient} --region {region}"
 
@@ -1444,9 +1457,9 @@ async def analyze_suppression(
 ) -> Analysis[SuppressionFacts]:
     """Look ``recipient`` up on the account-level suppression list of every SES region the account has
     enabled, at once (a disabled region is not called: it can hold no list)."""
-    enabled = await aws.ses_regions()
-    regions = list(dict.fromkeys([region, *enabled.enabled]))
-    read = progress.Counter(len(regions), "regions read")
+    # Regions that are always enabled are read at once, while ListRegions says which others are on.
+    first = [r for r in dict.fromkeys([region, *aws.known_ses_regions()]) if r == region or always_enabled(r)]
+    read = progress.Counter(len(first), "regions read")
 
     async def read_one(r: str) -> dict[str, Any] | AwsError:
         answer = await capture(
@@ -1455,9 +1468,17 @@ async def analyze_suppression(
         read.tick()
         return answer
 
-    settings, answers = await asyncio.gather(
-        _suppression_settings(aws, region, sender), asyncio.gather(*(read_one(r) for r in regions))
-    )
+    early = {r: asyncio.ensure_future(read_one(r)) for r in first}
+    settings_task = asyncio.ensure_future(_suppression_settings(aws, region, sender))
+    try:
+        enabled = await aws.ses_regions()
+        regions = list(dict.fromkeys([region, *enabled.enabled]))
+        read.total = len(regions)
+        answers = await asyncio.gather(*(early[r] if r in early else read_one(r) for r in regions))
+        settings = await settings_task
+    finally:
+        for task in [*early.values(), settings_task]:
+            task.cancel()  # a region ListRegions left out, or all of them when the check is cancelled
     facts = SuppressionFacts(
         recipient=recipient,
         region=region,
