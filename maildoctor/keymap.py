@@ -24,7 +24,12 @@ KEYS: tuple[Key, ...] = (
     Key("maildoctor.rerun", "r", "Re-run", "Run the selected step again; the steps after it are replaced"),
     Key("maildoctor.export", "e", "Export", "Write the transcript as Markdown, JSON or HTML"),
     Key("maildoctor.copy", "c", "Copy fix", "Copy the selected finding's fix (Markdown) to the clipboard"),
-    Key("maildoctor.copy_code", "y", "Copy commands", "Copy only the code blocks of the selected fix"),
+    Key(
+        "maildoctor.copy_code",
+        "y",
+        "Copy commands",
+        "Copy only the shell commands of the selected fix (its sh blocks), ready to paste into a shell",
+    ),
     Key("maildoctor.help", "question_mark,f1", "Help", "List every key"),
     Key("maildoctor.palette", "ctrl+p", "Palette", "Open the command palette: every action by name"),
     Key("maildoctor.theme", "ctrl+t", "Light/dark theme", "Switch between the light and the dark theme"),
@@ -32,7 +37,14 @@ KEYS: tuple[Key, ...] = (
     Key("maildoctor.interrupt", "ctrl+c", "Interrupt", "Stop at once (exit status 130 during a walk)"),
     Key("maildoctor.next_field", "down", "Next field", "The form: the next field"),
     Key("maildoctor.previous_field", "up", "Previous field", "The form: the previous field"),
-    Key("maildoctor.close", "escape,q,question_mark", "Close", "Close the help or the export dialog"),
+    Key(
+        "maildoctor.close",
+        "escape,q,question_mark",
+        "Close",
+        "Close the help or the export dialog (in the export's path field only esc: q and ? type there)",
+    ),
+    Key("maildoctor.page_down", "pagedown", "Page down", "The remedy: page down through the fix"),
+    Key("maildoctor.page_up", "pageup", "Page up", "The remedy: page up through the fix"),
 )
 
 BY_ID: dict[str, Key] = {key.id: key for key in KEYS}
@@ -43,7 +55,8 @@ NAVIGATION: tuple[tuple[str, str], ...] = (
     ("↑ ↓", "Move: flows, fields, steps of the walk, options of a question, findings"),
     ("tab / shift+tab", "Next / previous field or pane"),
     ("space", "Fold or unfold a layer of the walk"),
-    ("pgup / pgdn", "Page through a list or the step's details"),
+    ("pgup / pgdn", "Page through the focused pane: a list, the step's details, the fix, this help"),
+    ("in a text field", "Letters type: on the form use esc (back), ctrl+q (quit), f1 (help)"),
 )
 
 

@@ -56,6 +56,7 @@ class Shooter:
         """The app as `maildoctor demo` opens it, on ``scenario``'s inputs (``drop``: inputs left out)."""
         from maildoctor.clients.settings import Settings
         from maildoctor.tui.app import MaildoctorApp
+        from maildoctor.tui.options import STILL
 
         prefill: dict[str, str] = {}
         if scenario is not None:
@@ -64,7 +65,7 @@ class Shooter:
             prefill = {k: v for k, v in loaded.walk_inputs().items() if v and k not in drop}
             self.secrets |= {v for k, v in prefill.items() if k in ("smtp_password", "smtp_secret_key")}
         settings = Settings.resolve(state_dir=str(self.state_dir))
-        return MaildoctorApp(flow=flow, prefill=prefill, settings=settings, show_timings=False, motion=False)
+        return MaildoctorApp(flow=flow, prefill=prefill, settings=settings, display=STILL)
 
     def save(self, app: MaildoctorApp, name: str) -> None:
         filename = f"{name}.svg"
@@ -92,6 +93,13 @@ class Shooter:
         entered = asyncio.Event()
 
         async def held(ctx: CheckContext[Any]) -> CheckResult:
+            from maildoctor.checks import progress
+            from maildoctor.clients.aws import ses_regions_of
+
+            # as the real sweep reports when a third of the SES regions have answered
+            counter = progress.Counter(len(ses_regions_of("aws")), "regions read")
+            for _ in range(counter.total // 3):
+                counter.tick()
             entered.set()
             await asyncio.Event().wait()  # never set: the step runs until the app quits
             raise AssertionError("unreachable")
@@ -140,13 +148,18 @@ class Shooter:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             await pilot.press("enter")
+            walk = app.screen
+            assert isinstance(walk, WalkScreen)
+            await wait_until(pilot, "the end of the walk", lambda: walk.session.walk.finished)
             await app.workers.wait_for_complete()
+            await pilot.pause()
+            app.clear_notifications()  # the notice that the walk finished
+            await pilot.press("enter")  # the fix
             await wait_until(pilot, "the remedy", lambda: isinstance(app.screen, RemedyScreen))
             await pilot.pause()
             self.save(app, "06-remedy")
             await pilot.press("b")
-            walk = app.screen
-            assert isinstance(walk, WalkScreen)
+            assert app.screen is walk
             # up the tree to the step with the evidence: the CloudTrail history of the deleted key
             for _ in range(len(walk.step_tree.items) * 2):
                 shown = walk.detail.shown

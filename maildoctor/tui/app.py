@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
+from pathlib import Path
 from typing import ClassVar
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -22,8 +24,10 @@ from maildoctor.errors import MaildoctorError
 from maildoctor.flow.load import find_flow, load_flow
 from maildoctor.flow.model import Flow
 from maildoctor.keymap import BY_ID
-from maildoctor.tui.bindings import binding
-from maildoctor.tui.screens.export import ExportDialog
+from maildoctor.tui.bindings import KeyNames, binding
+from maildoctor.tui.messages import FlowChosen, RemedyRequested, WalkRequested
+from maildoctor.tui.options import DisplayOptions
+from maildoctor.tui.screens.export import ExportDialog, default_export_path
 from maildoctor.tui.screens.form import FormScreen
 from maildoctor.tui.screens.help import HelpScreen
 from maildoctor.tui.screens.picker import PickerScreen
@@ -35,11 +39,15 @@ EXIT_INTERRUPTED = 130
 THEMES = ("textual-dark", "textual-light")
 THEME_NAMES = {"dark": THEMES[0], "light": THEMES[1]}  # the config file's words
 NOT_IN_PALETTE = {"maildoctor.palette", "maildoctor.interrupt"}
+SCREENSHOT_TITLE = "Screenshot"  # Textual's own command, which saves into ~/Downloads
 
 
 class MaildoctorApp(App[int], inherit_bindings=False):
     """Returns (``App.run``) the exit status of CONTRACT.md: 0 all clear, 1 findings, 3 unfinished,
-    130 interrupted; 0 when quit before any walk."""
+    130 interrupted; 0 when quit before any walk.
+
+    The app owns the session and the order of the screens: screens post messages (``FlowChosen``,
+    ``WalkRequested``, ``RemedyRequested``) and return with ``dismiss``; they never call the app."""
 
     CSS_PATH = "app.tcss"
     TITLE = "maildoctor"
@@ -60,22 +68,21 @@ class MaildoctorApp(App[int], inherit_bindings=False):
         settings: Settings,
         keymap: Mapping[str, str] | None = None,
         theme: str | None = None,
-        show_timings: bool = True,
-        motion: bool = True,
+        display: DisplayOptions | None = None,
         registry: Registry | None = None,
     ) -> None:
         """``prefill``: input values (secrets included; kept in memory only). ``keymap``: binding id →
-        keys. ``theme``: ``dark``, ``light`` or a Textual theme's name. ``show_timings`` and ``motion``
-        are for snapshot tests: no elapsed times, no spinner motion or cursor blink. ``registry``: the checks
-        the walk runs (the shipped ones by default; tests and screenshots hold some of them)."""
+        keys. ``theme``: ``dark``, ``light`` or a Textual theme's name. ``display``: for snapshot tests
+        and screenshots (no elapsed times, no motion). ``registry``: the checks the walk runs (the
+        shipped ones by default; tests and screenshots hold some of them)."""
         super().__init__()
         self.start_theme = THEME_NAMES.get(theme or "dark", theme or THEMES[0])
         self.flow_ref = flow
         self.prefill = dict(prefill)
         self.settings = settings
         self.user_keymap = dict(keymap or {})
-        self.show_timings = show_timings
-        self.motion = motion
+        self.key_names = KeyNames(self.user_keymap)
+        self.display_options = display or DisplayOptions()
         self.session: WalkSession | None = None
         self.registry = registry
         self.ready_callback: Callable[[], None] | None = None
@@ -96,7 +103,7 @@ class MaildoctorApp(App[int], inherit_bindings=False):
             self.push_screen(PickerScreen())
             self.notify(str(exc), title="Cannot open the flow", severity="error", timeout=15, markup=False)
         else:
-            self.push_screen(FormScreen(flow, self.form_values(flow)))
+            self.open_form(flow)
 
     def on_ready(self) -> None:
         if self.ready_callback is not None:
@@ -107,26 +114,38 @@ class MaildoctorApp(App[int], inherit_bindings=False):
         return inputs.resolve(flow, self.prefill, self.settings, {}, require=False)
 
     def open_form(self, flow: Flow) -> None:
-        self.push_screen(FormScreen(flow, self.form_values(flow)))
+        form = FormScreen(flow, self.form_values(flow), self.display_options)
+        self.push_screen(form, self._form_left)
 
-    def back_from_form(self) -> None:
-        """The form goes back to the picker (which is below it, unless the app opened on the form)."""
-        if isinstance(self.screen_stack[-2] if len(self.screen_stack) > 1 else None, PickerScreen):
-            self.pop_screen()
-        else:
-            self.switch_screen(PickerScreen())
+    def _form_left(self, _: None) -> None:
+        """Back from the form: to the picker (which is below it, unless the app opened on the form)."""
+        if not isinstance(self.screen, PickerScreen):
+            self.push_screen(PickerScreen())
+
+    @on(FlowChosen)
+    def _flow_chosen(self, message: FlowChosen) -> None:
+        self.open_form(message.flow)
+
+    @on(WalkRequested)
+    def _walk_requested(self, message: WalkRequested) -> None:
+        self.start_walk(message.flow, message.values)
 
     def start_walk(self, flow: Flow, values: Mapping[str, str]) -> None:
         if self.session is not None:
             self.session.close()
-        screen = WalkScreen(
-            flow, values, self.settings, show_timings=self.show_timings, registry=self.registry
-        )
-        self.session = screen.session
-        self.push_screen(screen)
+        session = WalkSession(flow, values, self.settings, registry=self.registry)
+        self.session = session
+        screen = WalkScreen(session, self.key_names, self.display_options)
+        self.push_screen(screen, partial(self._walk_left, session))
 
-    def show_remedy(self, session: WalkSession) -> None:
-        self.push_screen(RemedyScreen(session))
+    def _walk_left(self, session: WalkSession, _: None) -> None:
+        session.interrupt("the walk was left before it finished")
+        session.close()
+
+    @on(RemedyRequested)
+    def _remedy_requested(self) -> None:
+        if self.session is not None:
+            self.push_screen(RemedyScreen(self.session, self.key_names))
 
     # -- actions
 
@@ -137,11 +156,17 @@ class MaildoctorApp(App[int], inherit_bindings=False):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.key_names))
 
     def action_export(self) -> None:
-        if self.session is not None:
-            self.push_screen(ExportDialog(self.session))
+        if self.session is None or isinstance(self.screen, ExportDialog):
+            return
+        path = default_export_path(self.settings.resolved_state_dir(), self.session.session_id, "markdown")
+        self.push_screen(ExportDialog(self.session, path, self.display_options), self._exported)
+
+    def _exported(self, path: Path | None) -> None:
+        if path is not None:
+            self.notify(f"Wrote {path}", title="Exported", markup=False)
 
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
@@ -165,12 +190,20 @@ class MaildoctorApp(App[int], inherit_bindings=False):
             return
         await self.action_quit()
 
-    # -- keys as the operator's keymap has them
+    # -- screenshots: into the state folder (Textual's default, ~/Downloads, may not exist)
 
-    def keys_shown(self, key_id: str, *, first: bool = False) -> str:
-        """How the keys of a binding id show (``b / esc``), after the user's keymap."""
-        keys = [k.strip() for k in self.user_keymap.get(key_id, BY_ID[key_id].keys).split(",")]
-        return " / ".join(self.get_key_display(Binding(k, "")) for k in (keys[:1] if first else keys))
+    def screenshot_folder(self) -> Path:
+        return self.settings.resolved_state_dir() / "screenshots"
+
+    def save_screenshot_in_state(self) -> None:
+        folder = self.screenshot_folder()
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            written = self.save_screenshot(path=str(folder))
+        except OSError as exc:
+            self.notify(f"Cannot save the screenshot in {folder}: {exc.strerror or exc}", severity="error")
+            return
+        self.notify(f"Saved {written}", title="Screenshot", markup=False)
 
     # -- the command palette: every action of the screen and the app that can run now
 
@@ -184,12 +217,18 @@ class MaildoctorApp(App[int], inherit_bindings=False):
                 if not node.check_action(bound.action, ()):
                     continue
                 yield SystemCommand(
-                    f"{bound.description} ({self.keys_shown(bound.id)})",
+                    f"{bound.description} ({self.key_names.shown(bound.id)})",
                     BY_ID[bound.id].help,
                     partial(self.run_action, bound.action, node),
                 )
         for command in super().get_system_commands(screen):
-            if command.title != "Quit":
+            if command.title == SCREENSHOT_TITLE:
+                yield SystemCommand(
+                    SCREENSHOT_TITLE,
+                    f"Save an SVG picture of the screen in {self.screenshot_folder()}",
+                    lambda: self.set_timer(0.1, self.save_screenshot_in_state),
+                )
+            elif command.title != "Quit":
                 yield command
 
 

@@ -1,6 +1,7 @@
 """One walk as the TUI runs it: the surface-neutral Session with an asker that waits for the screen.
 
-Nothing here draws anything: the walk screen gives a listener and a question callback.
+Nothing here draws anything: the app makes the session, and the walk screen attaches its listener and
+question callback to it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ AskCallback = Callable[[str, QuestionNode], None]
 class TuiAsker:
     """The engine's ``Asker`` for the TUI: ``ask`` tells the screen, then awaits ``answer``."""
 
-    def __init__(self, on_ask: AskCallback) -> None:
-        self.on_ask = on_ask
+    def __init__(self) -> None:
+        self.on_ask: AskCallback | None = None
         self.node_id: str | None = None
         self.question: QuestionNode | None = None
         self._pending: asyncio.Future[str | None] | None = None
@@ -31,6 +32,8 @@ class TuiAsker:
         return self._pending is not None and not self._pending.done()
 
     async def ask(self, node_id: str, question: QuestionNode) -> str | None:
+        if self.on_ask is None:
+            return None  # nobody to answer: the walk stops and names the input
         self._pending = asyncio.get_running_loop().create_future()
         self.node_id, self.question = node_id, question
         self.on_ask(node_id, question)
@@ -50,8 +53,8 @@ class TuiAsker:
 
 
 class WalkSession(Session):
-    """The session as the TUI runs it: the screen's listener gets redacted events, questions go to
-    the screen and wait for its answer."""
+    """The session as the TUI runs it: the screen attaches (``attach``) a listener that gets redacted
+    events, and questions go to the screen and wait for its answer."""
 
     def __init__(
         self,
@@ -59,10 +62,11 @@ class WalkSession(Session):
         inputs: Mapping[str, str],
         settings: Settings,
         *,
-        listener: Listener,
-        on_ask: AskCallback,
         registry: Registry | None = None,
     ) -> None:
-        self.asker = TuiAsker(on_ask)
+        self.asker = TuiAsker()
         super().__init__(flow, inputs, settings, registry=registry, asker=self.asker)
+
+    def attach(self, listener: Listener, on_ask: AskCallback) -> None:
         self.subscribe(listener)
+        self.asker.on_ask = on_ask

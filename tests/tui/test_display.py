@@ -1,4 +1,4 @@
-"""The TUI's pure parts: facts made compact, durations, the code blocks of a fix, the key table
+"""The TUI's pure parts: facts made compact, durations, which keys can be text, the key table
 (importable without textual, for a config loader's keymap check)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 
 from maildoctor.keymap import KEY_IDS, KEYS, unknown_ids
 from maildoctor.tui import display
-from maildoctor.tui.screens.remedy import code_blocks
+from maildoctor.tui.bindings import KeyNames, split_keys, text_safe
 
 
 def test_compact_values_for_the_facts_table() -> None:
@@ -31,10 +31,23 @@ def test_durations_and_icons() -> None:
     assert display.icon(None, 0) != display.icon(None, 1)  # the spinner turns
 
 
-def test_code_blocks_of_a_fix() -> None:
-    fix = "Do this:\n\n```sh\naws iam list-access-keys\n```\n\nthen\n\n```\nexample.com. TXT x\n```\n"
-    assert code_blocks(fix) == "aws iam list-access-keys\n\nexample.com. TXT x\n"  # a blank line between
-    assert code_blocks("no code") == ""
+def test_keys_that_a_text_field_would_type_are_told_apart() -> None:
+    assert split_keys("b,escape") == ("escape", "b")
+    assert split_keys("question_mark,f1") == ("f1", "question_mark")
+    assert split_keys("q,ctrl+q") == ("ctrl+q", "q")
+    assert split_keys("e") == ("", "e")
+    shown, hidden = text_safe("maildoctor.quit", "app.quit")
+    assert (shown.key, shown.show, shown.id) == ("ctrl+q", True, "maildoctor.quit")
+    assert (hidden.key, hidden.show) == ("q", False)
+    assert [b.show for b in text_safe("maildoctor.export", "app.export")] == [False]  # no footer entry
+
+
+def test_key_names_follow_the_users_keymap() -> None:
+    names = KeyNames({"maildoctor.quit": "x,ctrl+x"})
+    assert names.shown("maildoctor.quit") == "x / ^x"
+    assert names.shown("maildoctor.quit", text_safe=True) == "^x"
+    assert names.shown("maildoctor.back", first=True) == "b"
+    assert names.shown("maildoctor.help") == "? / f1"
 
 
 def test_the_key_table_needs_no_textual() -> None:

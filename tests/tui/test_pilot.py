@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Markdown, Select, Static, TextArea
 
 from maildoctor.clients.settings import Settings
+from maildoctor.flow.commands import shell_commands
 from maildoctor.tui.app import MaildoctorApp
 from maildoctor.tui.screens.export import ExportDialog, write_export
 from maildoctor.tui.screens.form import FormScreen
@@ -40,8 +41,20 @@ def static_text(widget: Static) -> str:
     return str(widget.render())
 
 
-async def walk_to_remedy(app: MaildoctorApp, pilot: Pilot[int]) -> RemedyScreen:
+async def walk_to_the_end(app: MaildoctorApp, pilot: Pilot[int]) -> WalkScreen:
+    """Wait for the walk to finish: it stays on screen (nothing jumps to the remedy by itself)."""
+    walk = app.screen
+    assert isinstance(walk, WalkScreen)
+    await wait_until(pilot, lambda: walk.session.walk.finished and not walk.session.running)
     await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert app.screen is walk
+    return walk
+
+
+async def walk_to_remedy(app: MaildoctorApp, pilot: Pilot[int]) -> RemedyScreen:
+    await walk_to_the_end(app, pilot)
+    await pilot.press("enter")  # the fix, when the operator asks for it
     await wait_until(pilot, lambda: isinstance(app.screen, RemedyScreen))
     await pilot.pause()
     assert isinstance(app.screen, RemedyScreen)
@@ -81,8 +94,8 @@ async def test_seed_incident_picker_form_walk_remedy_copy_export_and_back(lab_ap
         await pilot.press("c")
         assert "AKIAEXAMPLENEWKEY002" in app.clipboard and "**1. Get the SMTP password" in app.clipboard
         await pilot.press("y")
-        assert "maildoctor smtp-password --region us-east-1" in app.clipboard
-        assert "**1." not in app.clipboard  # only the code blocks
+        assert app.clipboard == shell_commands(remedy.findings[0].remedy) != ""
+        assert "**1." not in app.clipboard  # only the shell blocks
 
         # export: a path that cannot be written stays in the dialog, then a good one
         await pilot.press("e")
@@ -90,8 +103,9 @@ async def test_seed_incident_picker_form_walk_remedy_copy_export_and_back(lab_ap
         assert isinstance(dialog, ExportDialog)
         path_input = dialog.query_one("#export-path", Input)
         assert app.session is not None
-        assert path_input.value == f"./maildoctor-{app.session.session_id}.md"
+        assert path_input.value.endswith(f"/exports/maildoctor-{app.session.session_id}.md")
         path_input.value = str(tmp_path / "missing" / "report.md")
+        path_input.focus()  # the dialog opens on the format list; enter in the path writes
         await pilot.press("enter")
         assert app.screen is dialog
         assert "Cannot write" in static_text(dialog.query_one("#export-error", Static))
@@ -346,7 +360,7 @@ async def test_keymap_help_palette_and_theme(state_dir: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
-        assert "Run the selected step again" in text and "Copy only the code blocks" in text
+        assert "Run the selected step again" in text and "Copy only the shell commands" in text
         await pilot.press("escape")
         assert isinstance(app.screen, PickerScreen)
         commands = {c.title.split(" (")[0] for c in app.get_system_commands(app.screen)}

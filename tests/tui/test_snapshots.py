@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 from maildoctor.checks.registry import Registry
 from maildoctor.clients.settings import Settings
 from maildoctor.tui.app import MaildoctorApp
+from maildoctor.tui.options import STILL
 from maildoctor.tui.screens.remedy import RemedyScreen
 from maildoctor.tui.screens.walk import WalkScreen
 from tests.tui.conftest import prefill_of, wait_until
@@ -29,8 +30,7 @@ def offline_app(
     """An app that needs no lab: the snapshot stops before any check reaches the network."""
     settings = Settings(region="us-east-1", state_dir=state_dir)
     return MaildoctorApp(
-        flow=flow, prefill=prefill, settings=settings, theme=theme, show_timings=False, motion=False,
-        registry=registry,
+        flow=flow, prefill=prefill, settings=settings, theme=theme, display=STILL, registry=registry,
     )  # fmt: skip
 
 
@@ -40,8 +40,7 @@ def lab_snapshot_app(load, name: str) -> MaildoctorApp:
         flow="ses-delivery",
         prefill=prefill_of(scenario),
         settings=Settings.resolve(),
-        show_timings=False,
-        motion=False,
+        display=STILL,
     )
 
 
@@ -53,9 +52,21 @@ async def start_and_wait_for_the_running_check(pilot: Pilot[int]) -> None:
     await wait_until(pilot, lambda: len(items) == 2 and items[0].step and screen.detail.shown is items[1])
 
 
-async def walk_to_the_end_and_back(pilot: Pilot[int]) -> None:
+async def walk_to_the_end(pilot: Pilot[int]) -> None:
+    """Start the walk and wait for its end; the walk stays on screen, its notice dismissed."""
     await pilot.press("enter")
+    screen = pilot.app.screen
+    assert isinstance(screen, WalkScreen)
+    await wait_until(pilot, lambda: screen.session.walk.finished and not screen.session.running)
     await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    pilot.app.clear_notifications()
+    await pilot.pause()
+
+
+async def walk_to_the_remedy(pilot: Pilot[int]) -> None:
+    await walk_to_the_end(pilot)
+    await pilot.press("enter")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, RemedyScreen))
     await pilot.pause()
 
@@ -111,17 +122,23 @@ def test_walk_waiting_for_an_answer(snap_compare, state_dir: Path) -> None:
 
 
 def test_finished_walk(snap_compare, load) -> None:
-    async def run_before(pilot: Pilot[int]) -> None:
-        await walk_to_the_end_and_back(pilot)
-        await pilot.press("b")
-
     app = lab_snapshot_app(load, "seed-incident")
-    assert snap_compare(app, terminal_size=(200, 60), run_before=run_before)
+    assert snap_compare(app, terminal_size=(200, 60), run_before=walk_to_the_end)
+
+
+def test_finished_walk_80x24(snap_compare, load) -> None:
+    app = lab_snapshot_app(load, "seed-incident")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=walk_to_the_end)
 
 
 def test_remedy_with_two_findings(snap_compare, load) -> None:
     app = lab_snapshot_app(load, "identity-not-found")
-    assert snap_compare(app, terminal_size=(100, 30), run_before=walk_to_the_end_and_back)
+    assert snap_compare(app, terminal_size=(100, 30), run_before=walk_to_the_remedy)
+
+
+def test_remedy_80x24(snap_compare, load) -> None:
+    app = lab_snapshot_app(load, "identity-not-found")  # the seed's fix names times of day
+    assert snap_compare(app, terminal_size=(80, 24), run_before=walk_to_the_remedy)
 
 
 def test_help(snap_compare, state_dir: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -11,36 +11,43 @@ from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Select, Static, TextArea
+from textual.widgets import Button, Footer, Input, Select, Static, TextArea
 
 from maildoctor.bounce import read
 from maildoctor.flow.model import Flow
 from maildoctor.inputs import NOTIFICATION_ORIGIN, from_notification
-from maildoctor.tui.bindings import binding
+from maildoctor.tui.bindings import binding, text_safe
+from maildoctor.tui.messages import WalkRequested
+from maildoctor.tui.options import DisplayOptions
 from maildoctor.tui.widgets.field import FieldRow
-
-if TYPE_CHECKING:
-    from maildoctor.tui.app import MaildoctorApp
+from maildoctor.tui.widgets.header import header
 
 
 class FormScreen(Screen[None]):
+    """Dismissed (None) when the operator goes back; posts ``WalkRequested`` to start the walk.
+
+    Letters type into the fields, so the footer names only keys that cannot be text: esc goes back,
+    ctrl+q quits, f1 helps (``b``, ``q``, ``?`` and ``e`` still work on the button and the lists)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         binding("maildoctor.enter", "start", "Start", priority=True),
-        binding("maildoctor.back", "back"),
+        *text_safe("maildoctor.back", "back"),
+        *text_safe("maildoctor.help", "app.help"),
+        *text_safe("maildoctor.export", "app.export"),
+        *text_safe("maildoctor.quit", "app.quit"),
         binding("maildoctor.next_field", "app.focus_next", show=False),
         binding("maildoctor.previous_field", "app.focus_previous", show=False),
     ]
 
-    app: MaildoctorApp
-
-    def __init__(self, flow: Flow, values: Mapping[str, str]) -> None:
+    def __init__(self, flow: Flow, values: Mapping[str, str], display: DisplayOptions | None = None) -> None:
         super().__init__()
         self.flow = flow
+        self.display_options = display or DisplayOptions()
         self.rows = [FieldRow(name, spec, values.get(name, "")) for name, spec in flow.inputs.items()]
         self._asked_for: str | None = None  # an input the bounce calls for, asked for once
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield header()
         with VerticalScroll(id="form"):
             yield Static(
                 Content.assemble(
@@ -57,7 +64,7 @@ class FormScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.flow.name
-        if not self.app.motion:
+        if not self.display_options.motion:
             for control in self.query(Input):
                 control.cursor_blink = False
             for area in self.query(TextArea):
@@ -127,7 +134,7 @@ class FormScreen(Screen[None]):
             row.control.focus()
             return
         note.update("")
-        self.app.start_walk(self.flow, self.values())
+        self.post_message(WalkRequested(self.flow, self.values()))
 
     def _wanted_by_the_bounce(self) -> str | None:
         """``smtp_username`` when the bounce is an SMTP login refusal and no user name is given."""
@@ -143,4 +150,4 @@ class FormScreen(Screen[None]):
         return "smtp_username" if text and read(text)[1].layer == "credentials" else None
 
     def action_back(self) -> None:
-        self.app.back_from_form()
+        self.dismiss(None)

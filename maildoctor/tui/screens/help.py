@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -13,21 +13,20 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from maildoctor.keymap import KEYS, NAVIGATION
-from maildoctor.tui.bindings import binding
-
-if TYPE_CHECKING:
-    from maildoctor.tui.app import MaildoctorApp
+from maildoctor.tui.bindings import KeyNames, binding
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [binding("maildoctor.close", "close")]
 
-    app: MaildoctorApp
+    def __init__(self, keys: KeyNames) -> None:
+        super().__init__()
+        self.keys = keys
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog") as dialog:
             dialog.border_title = "maildoctor keys"
-            dialog.border_subtitle = "esc closes · ctrl+p: every action by name"
+            dialog.border_subtitle = "esc closes · pgup/pgdn scroll · ctrl+p: every action by name"
             yield Static(self._table(), id="help-keys")
 
     def _table(self) -> Table:
@@ -35,7 +34,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         for key in KEYS:
-            table.add_row(Text(self.app.keys_shown(key.id)), Text(key.help))
+            table.add_row(Text(self.keys.shown(key.id)), Text(key.help))
         for keys, what in NAVIGATION:
             table.add_row(Text(keys), Text(what))
         return table

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from maildoctor.errors import MaildoctorError
 from maildoctor.flow.load import builtin_flow_paths, load_flow
 from maildoctor.flow.model import Flow
 from maildoctor.tui.bindings import binding
-
-if TYPE_CHECKING:
-    from maildoctor.tui.app import MaildoctorApp
+from maildoctor.tui.messages import FlowChosen
+from maildoctor.tui.widgets.header import header
 
 
 def shipped_flows(paths: list[Path] | None = None) -> list[tuple[str, Flow | str]]:
@@ -36,14 +35,12 @@ def shipped_flows(paths: list[Path] | None = None) -> list[tuple[str, Flow | str
 class PickerScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [binding("maildoctor.enter", "choose", "Choose", priority=True)]
 
-    app: MaildoctorApp
-
     def __init__(self) -> None:
         super().__init__()
         self.flows = shipped_flows()
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield header()
         yield Static(
             Content.assemble(
                 ("What is wrong with your mail?", "bold"),
@@ -95,4 +92,4 @@ class PickerScreen(Screen[None]):
     def _open(self, index: int) -> None:
         _, flow = self.flows[index]
         if isinstance(flow, Flow):
-            self.app.open_form(flow)
+            self.post_message(FlowChosen(flow))

@@ -3,9 +3,8 @@ or a calm all-clear."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -13,43 +12,40 @@ from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Markdown, OptionList, Static
+from textual.widgets import Footer, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
 from maildoctor.engine import Finding
+from maildoctor.flow.commands import shell_commands
 from maildoctor.tui import display
-from maildoctor.tui.bindings import binding
+from maildoctor.tui.bindings import KeyNames, binding
 from maildoctor.tui.session import WalkSession
-
-if TYPE_CHECKING:
-    from maildoctor.tui.app import MaildoctorApp
+from maildoctor.tui.widgets.header import header
 
 SEVERITY_STATUS = {"error": "fail", "warning": "warn", "info": "info"}
-CODE_BLOCK = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-
-
-def code_blocks(markdown: str) -> str:
-    """The fenced code blocks of a fix, one after the other (the commands and records to paste)."""
-    return "\n".join(block.rstrip("\n") + "\n" for block in CODE_BLOCK.findall(markdown))
 
 
 class RemedyScreen(Screen[None]):
+    """Dismissed when the operator goes back to the walk. PageUp/PageDown page the fix whatever has
+    focus (the findings list is short; the fix is what is read)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         binding("maildoctor.back", "back"),
         binding("maildoctor.copy", "copy"),
         binding("maildoctor.copy_code", "copy_code"),
+        binding("maildoctor.page_down", "page_fix(1)", show=False, priority=True),
+        binding("maildoctor.page_up", "page_fix(-1)", show=False, priority=True),
     ]
 
-    app: MaildoctorApp
-
-    def __init__(self, session: WalkSession) -> None:
+    def __init__(self, session: WalkSession, keys: KeyNames | None = None) -> None:
         super().__init__()
         self.session = session
+        self.keys = keys or KeyNames()
         self.findings: list[Finding] = session.findings()  # ranked and redacted by the session
         self._shown = 0  # the finding whose fix is shown
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield header()
         if self.findings:
             yield Static(self._headline(), id="diagnosis")
             yield OptionList(*self._options(), id="findings")
@@ -73,7 +69,7 @@ class RemedyScreen(Screen[None]):
         top = self.findings[0]
 
         def key(name: str) -> str:
-            return self.app.keys_shown(f"maildoctor.{name}", first=True)
+            return self.keys.shown(f"maildoctor.{name}", first=True)
 
         count = len(self.findings)
         parts: list[str | tuple[str, str]] = [
@@ -82,8 +78,8 @@ class RemedyScreen(Screen[None]):
             f" — {top.title}\n",
             (
                 f"{count} finding{'s' if count != 1 else ''}, most likely first · "
-                f"{key('copy')} copies the selected fix · {key('copy_code')} only its commands · "
-                f"{key('export')} exports the transcript",
+                f"{key('copy')} copies the selected fix · {key('copy_code')} only its shell commands · "
+                f"{key('page_down')}/{key('page_up')} page the fix · {key('export')} exports",
                 "dim",
             ),
         ]
@@ -137,7 +133,7 @@ class RemedyScreen(Screen[None]):
             parts += [f"The walk could not finish: {data['incomplete_reason']}\n\n"]
         parts += [f"{sum(counts.values())} steps: {tally}\n\n"]
         back, export, quit_ = (
-            self.app.keys_shown(f"maildoctor.{name}", first=True) for name in ("back", "export", "quit")
+            self.keys.shown(f"maildoctor.{name}", first=True) for name in ("back", "export", "quit")
         )
         parts += [
             (
@@ -176,7 +172,14 @@ class RemedyScreen(Screen[None]):
         return True
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss(None)
+
+    def action_page_fix(self, pages: int) -> None:
+        pane = self.query_one("#fix" if self.findings else "#all-clear", VerticalScroll)
+        if pages > 0:
+            pane.scroll_page_down(animate=False)
+        else:
+            pane.scroll_page_up(animate=False)
 
     def action_copy(self) -> None:
         finding = self.selected
@@ -190,9 +193,16 @@ class RemedyScreen(Screen[None]):
         finding = self.selected
         if finding is None:
             return
-        blocks = code_blocks(finding.remedy)
-        if not blocks:
-            self.notify(f"The fix for {finding.code} has no commands or records to copy.", severity="warning")
+        commands = shell_commands(finding.remedy)
+        if not commands:
+            copy = self.keys.shown("maildoctor.copy", first=True)
+            self.notify(
+                f"The fix for {finding.code} has no shell commands to copy; {copy} copies the whole fix.",
+                severity="warning",
+            )
             return
-        self.app.copy_to_clipboard(blocks)
-        self.notify(f"Copied the commands and records of the fix for {finding.code} to the clipboard.")
+        self.app.copy_to_clipboard(commands)
+        lines = len(commands.splitlines())
+        self.notify(
+            f"Copied the shell commands of the fix for {finding.code} ({lines} lines) to the clipboard."
+        )

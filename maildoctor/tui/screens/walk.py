@@ -7,8 +7,7 @@ draws them. A question waits in the detail pane as an option list.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,71 +16,69 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, OptionList, Static, Tree
+from textual.widgets import Footer, OptionList, Static, Tree
 from textual.worker import Worker, WorkerState
 
-from maildoctor.checks.registry import Registry
-from maildoctor.clients.settings import Settings
 from maildoctor.engine import (
     Event,
     FindingMade,
     StepFinished,
+    StepProgress,
     StepStarted,
     WalkFinished,
     WalkStarted,
     WalkTruncated,
 )
-from maildoctor.flow.model import Flow, QuestionNode
+from maildoctor.flow.model import QuestionNode
 from maildoctor.tui import display
-from maildoctor.tui.bindings import binding
-from maildoctor.tui.messages import EngineEvent, QuestionAsked
+from maildoctor.tui.bindings import KeyNames, binding
+from maildoctor.tui.messages import EngineEvent, QuestionAsked, RemedyRequested
+from maildoctor.tui.options import DisplayOptions
 from maildoctor.tui.session import WalkSession
 from maildoctor.tui.widgets.detail import DetailPane
+from maildoctor.tui.widgets.header import header
 from maildoctor.tui.widgets.step_tree import StepItem, StepTree, TreeData
 
-if TYPE_CHECKING:
-    from maildoctor.tui.app import MaildoctorApp
-
-
 FOLLOW_DELAY = 0.15
+PROGRESS_DELAY = 0.1  # progress reports are drawn at most this often
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
 
 
 class WalkScreen(Screen[None]):
+    """Draws the session the app made; stays when the walk ends (enter opens the fix: the app is asked
+    with ``RemedyRequested``); dismissed when the operator goes back."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         binding("maildoctor.enter", "choose", "Choose", priority=True),
-        binding("maildoctor.enter", "continue", "Continue", priority=True),
+        binding("maildoctor.enter", "continue", "The fix", priority=True),
         binding("maildoctor.back", "back"),
         binding("maildoctor.rerun", "rerun"),
     ]
 
-    app: MaildoctorApp
-
     def __init__(
-        self,
-        flow: Flow,
-        inputs: Mapping[str, str],
-        settings: Settings,
-        *,
-        show_timings: bool = True,
-        registry: Registry | None = None,
+        self, session: WalkSession, keys: KeyNames | None = None, display: DisplayOptions | None = None
     ) -> None:
         super().__init__()
-        self.flow = flow
-        self.show_timings = show_timings
-        self.session = WalkSession(
-            flow, inputs, settings, listener=self._listen, on_ask=self._on_ask, registry=registry
-        )
+        self.session = session
+        self.flow = session.walk.flow
+        self.keys = keys or KeyNames()
+        self.display_options = display or DisplayOptions()
+        session.attach(self._listen, self._on_ask)
         self._binding_state: tuple[bool | None, ...] = ()
         self._status_parts: list[str | tuple[str, str]] = []
         self._catch_up_timer: Timer | None = None
+        self._progress_timer: Timer | None = None
 
     # -- layout
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield header()
         with Horizontal(id="walk-body"):
-            yield StepTree(show_timings=self.show_timings, id="steps")
-            yield DetailPane(show_timings=self.show_timings, id="detail")
+            yield StepTree(show_timings=self.display_options.show_timings, id="steps")
+            yield DetailPane(show_timings=self.display_options.show_timings, id="detail")
         yield Static(id="walk-status")
         yield Footer()
 
@@ -96,14 +93,10 @@ class WalkScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = self.flow.title
         self.step_tree.focus()
-        if self.app.motion:
+        if self.display_options.motion:
             self.set_interval(0.12, self.step_tree.tick)
         self._status()
         self.run_walk()
-
-    def on_unmount(self) -> None:
-        self.session.interrupt("the walk was left before it finished")
-        self.session.close()
 
     # -- the engine, through messages
 
@@ -139,6 +132,9 @@ class WalkScreen(Screen[None]):
         event = message.event
         if isinstance(event, StepStarted):
             self.step_tree.start_step(self._item(event, message.at))
+        elif isinstance(event, StepProgress):
+            self._progress(event)
+            return  # drawn a moment later, with whatever came in meanwhile
         elif isinstance(event, StepFinished):
             item_done = self.step_tree.finish_step(event.step)
             if item_done is not None and self._following_run(item_done):
@@ -172,11 +168,30 @@ class WalkScreen(Screen[None]):
         self._status()
         self._refresh_bindings()
 
+    def _progress(self, event: StepProgress) -> None:
+        """Keep the newest progress of the running step; draw it soon (reports can come fast)."""
+        if event.index < len(self.step_tree.items):
+            self.step_tree.items[event.index].progress = event.text
+            if self._progress_timer is None:
+                self._progress_timer = self.set_timer(PROGRESS_DELAY, self._draw_progress)
+
+    def _draw_progress(self) -> None:
+        """Only the detail pane's head and the status line change (no relayout of the tree)."""
+        self._progress_timer = None
+        shown = self.detail.shown
+        if isinstance(shown, StepItem) and shown.step is None and shown.progress:
+            self.detail.show_progress(shown)
+        self._status()
+
     def _finished(self) -> None:
-        if self.step_tree.following and self.app.screen is self:
-            self.app.show_remedy(self.session)
-        elif self.app.screen is not self:
-            self.app.notify("The walk has finished: enter on the walk shows the fix.")
+        """The walk stays on screen (what is read is not taken away); a notice says what it found."""
+        walk = self.session.walk
+        enter = self.keys.shown("maildoctor.enter", first=True)
+        if walk.findings:
+            what = f"{plural(len(walk.findings), 'finding')} · {enter}: the fix"
+        else:
+            what = f"no finding · {enter}: the summary"
+        self.notify(f"The walk finished: {what}", title="Walk finished", timeout=6, markup=False)
 
     # -- selection and the detail pane
 
@@ -268,10 +283,10 @@ class WalkScreen(Screen[None]):
             self.detail.options.focus()
 
     def action_continue(self) -> None:
-        self.app.show_remedy(self.session)
+        self.post_message(RemedyRequested())
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss(None)
 
     def action_rerun(self) -> None:
         node = self.step_tree.cursor_node
@@ -286,11 +301,11 @@ class WalkScreen(Screen[None]):
             return
         walk = self.session.walk
         findings = len(walk.findings)
-        found = f" · {findings} finding{'s' if findings != 1 else ''}" if findings else ""
+        found = f" · {plural(findings, 'finding')}" if findings else ""
         parts: list[str | tuple[str, str]]
         enter, export = (
-            self.app.keys_shown("maildoctor.enter", first=True),
-            self.app.keys_shown("maildoctor.export", first=True),
+            self.keys.shown("maildoctor.enter", first=True),
+            self.keys.shown("maildoctor.export", first=True),
         )
         if self.session.asker.waiting:
             parts = [
@@ -299,10 +314,13 @@ class WalkScreen(Screen[None]):
             ]
         elif self.session.running:
             parts = [("… ", "$accent bold"), f"Walking · step {len(self.step_tree.items)}{found}"]
+            running = self.step_tree.items[-1] if self.step_tree.items else None
+            if running is not None and running.step is None and running.progress:
+                parts.append(f" · {running.title}: {running.progress}")
         elif walk.finished:
             parts = self._verdict_parts(enter, export)
         else:
-            rerun = self.app.keys_shown("maildoctor.rerun", first=True)
+            rerun = self.keys.shown("maildoctor.rerun", first=True)
             parts = [("– ", "dim"), f"The walk stopped before its end · {rerun} re-runs the selected step"]
         if self.session.autosave_error:
             parts.append(f" · not autosaved: {self.session.autosave_error}")
@@ -314,16 +332,19 @@ class WalkScreen(Screen[None]):
         """The finished walk's verdict, as the session decides it for every surface."""
         verdict = self.session.verdict()
         if verdict.findings:
-            found = f" · {verdict.findings} finding{'s' if verdict.findings != 1 else ''}"
+            found = f": {plural(verdict.findings, 'finding')}"
             open_ = f" · {len(verdict.unchecked)} not checked" if verdict.unchecked else ""
             return [
                 ("✘ ", "$error bold"),
-                f"Finished{found}{open_}; most likely ",
+                f"Finished{found}{open_}, most likely ",
                 (verdict.code, "bold"),
-                f" · {enter}: the fix · {export}: export",
+                f" · {enter}: the fix",  # the footer names export and the rest
             ]
         if verdict.all_clear:
-            return [("✔ ", "$success bold"), f"Finished: all clear · {enter}: the summary · {export}: export"]
+            return [
+                ("✔ ", "$success bold"),
+                f"Finished: all clear · {enter}: the summary · {export}: export",
+            ]
         reason = self.session.walk.incomplete_reason
         if reason:
             return [("? ", "magenta bold"), f"The walk could not finish: {reason}"]

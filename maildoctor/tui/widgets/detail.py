@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import DataTable, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from maildoctor.flow.model import QuestionNode
@@ -23,6 +24,7 @@ from maildoctor.tui.widgets.step_tree import LayerItem, StepItem, TreeData
 
 Part = str | tuple[str, str]
 KEY_WIDTH = 22
+STACKED_BELOW = 56  # pane width under which facts go one under the other
 
 
 class DetailPane(VerticalScroll):
@@ -39,11 +41,7 @@ class DetailPane(VerticalScroll):
         yield OptionList(id="question")
         yield Static("", id="question-hint", classes="detail-meta")
         yield Static("Facts", id="facts-heading", classes="detail-heading")
-        table: DataTable[Text] = DataTable(
-            show_cursor=False, cursor_type="none", zebra_stripes=True, id="facts"
-        )
-        table.can_focus = False  # the pane scrolls; the table is read, not navigated
-        yield table
+        yield Static("", id="facts")  # a table that wraps at spaces (the pane scrolls, not the table)
         yield Static("Evidence", id="evidence-heading", classes="detail-heading")
         yield Vertical(id="evidence")
 
@@ -79,6 +77,11 @@ class DetailPane(VerticalScroll):
             await self._evidence(evidence)
         self.scroll_home(animate=False)
 
+    def show_progress(self, item: StepItem) -> None:
+        """The running step's newest progress: only the head changes."""
+        if self.shown is item:
+            self.query_one("#detail-head", Static).update(Content.assemble(*self._head(item, "")))
+
     # -- the parts
 
     def _head(self, item: StepItem, prompt: str) -> list[Part]:
@@ -101,8 +104,12 @@ class DetailPane(VerticalScroll):
         if step is None:
             if item.waiting and prompt:
                 parts.append(prompt)
+            elif item.kind == "check":
+                parts.append(
+                    f"Running the check: {item.progress}…" if item.progress else "Running the check…"
+                )
             else:
-                parts.append("Running the check…" if item.kind == "check" else "Waiting…")
+                parts.append("Waiting…")
             parts += ["\n", (" · ".join(meta), "dim")]
             return parts
         parts += [step.summary, "\n", (" · ".join(meta), "dim"), "\n\n"]
@@ -142,17 +149,25 @@ class DetailPane(VerticalScroll):
         options.display = hint.display = True
 
     def _facts(self, facts: dict[str, Any]) -> None:
-        table: DataTable[Text] = self.query_one("#facts", DataTable)
-        self.query_one("#facts-heading").display = table.display = bool(facts)
-        table.clear(columns=True)
+        box = self.query_one("#facts", Static)
+        self.query_one("#facts-heading").display = box.display = bool(facts)
         if not facts:
+            box.update("")
             return
-        key_width = min(KEY_WIDTH, max(len(str(k)) for k in facts))
         width = self.scrollable_content_region.width or 80
-        table.add_column("fact", width=key_width)
-        table.add_column("value", width=max(16, width - key_width - 5))
+        if width < STACKED_BELOW:  # a narrow pane: each value under its name, with the whole width
+            lines = Text("\n").join(
+                Text.assemble((str(key), "bold"), "\n", display.compact(value))
+                for key, value in facts.items()
+            )
+            box.update(lines)
+            return
+        table = Table.grid(padding=(0, 2), expand=True)
+        table.add_column(no_wrap=True, max_width=KEY_WIDTH, overflow="ellipsis")
+        table.add_column(ratio=1, overflow="fold")  # wraps at spaces; only a longer token is folded
         for key, value in facts.items():
-            table.add_row(Text(str(key), style="bold"), Text(display.compact(value)), height=None)
+            table.add_row(Text(str(key), style="bold"), Text(display.compact(value)))
+        box.update(table)
 
     async def _evidence(self, evidence: list[tuple[str, str]]) -> None:
         box = self.query_one("#evidence", Vertical)

@@ -26,6 +26,7 @@ class StepItem:
     started: float
     step: Step | None = None
     waiting: bool = False  # a question waits for the operator
+    progress: str = ""  # how far the running check has got ("12 of 33 regions read")
 
     @property
     def status(self) -> str | None:
@@ -44,6 +45,18 @@ class LayerItem:
 
 
 TreeData = StepItem | LayerItem
+
+
+def shorten(title: str, room: int) -> str:
+    """``title`` in ``room`` cells, cut at a space with an ellipsis (never inside a word); in full in
+    the detail pane."""
+    if len(title) <= room or room <= 3:
+        return title
+    cut = title[: room - 1]
+    if title[room - 1] != " ":  # the cut is inside a word: back to the space before it
+        space = cut.rfind(" ")
+        cut = cut[:space] if space > 0 else cut
+    return cut.rstrip(" ,;:·—-(") + "…"
 
 
 class StepTree(Tree[TreeData]):
@@ -151,11 +164,12 @@ class StepTree(Tree[TreeData]):
         timing = ""
         if self.show_timings and not data.waiting and data.kind == "check":
             timing = f"  {display.duration(data.elapsed_ms())}"
-        title = Text(data.title)  # steps come from the session already redacted
-        room = self._room(node) - len(sign) - 1 - len(timing)
-        if room > 3 and title.cell_len > room:
-            title.truncate(room, overflow="ellipsis")
-        elif timing and room < 200:
+        room = self._room(node) - len(sign) - 1
+        if timing and len(data.title) + len(timing) > room:
+            timing = ""  # a narrow tree keeps the title (the time is in the detail pane)
+        room -= len(timing)
+        title = Text(shorten(data.title, room))  # steps come from the session already redacted
+        if timing and room < 200:
             title.pad_right(room - title.cell_len)  # the times in a column on the right
         label = Text.assemble((sign, self._colour(None if data.waiting else data.status)), " ", title)
         if data.step is not None and data.status == "skipped":
