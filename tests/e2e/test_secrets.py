@@ -315,14 +315,19 @@ async def test_the_tui_shows_no_secret_on_any_screen_clipboard_or_export(
         await wait_until(pilot, lambda: app.session is not None and app.session.walk.finished)
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if isinstance(app.screen, RemedyScreen):
+        assert isinstance(app.screen, WalkScreen)  # the walk stays on the walk; enter opens the fix
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, RemedyScreen))
+        if app.screen.findings:
             shots.shoot("remedy")
             await pilot.press("c")
             hay.add(f"TUI {case}: clipboard after c", app.clipboard)
             await pilot.press("y")
             hay.add(f"TUI {case}: clipboard after y", app.clipboard)
-            await pilot.press("b")
-            await pilot.pause()
+        else:
+            shots.shoot("all clear")
+        await pilot.press("b")
+        await pilot.pause()
         walk = app.screen
         assert isinstance(walk, WalkScreen), walk
         # every line of the step tree selected in turn: each step's detail pane, evidence included

@@ -196,7 +196,7 @@ async def test_export_dialog_focus_format_keys_folder_and_no_silent_overwrite(
         assert isinstance(dialog, ExportDialog)
         assert dialog.query_one("#export-format", RadioSet).has_focus
         path = dialog.query_one("#export-path", Input)
-        assert path.value == str(exports / f"maildoctor-{app.session.session_id}.md")
+        assert path.value == str(exports / f"{app.session.session_id}.md")
         assert str(exports) in screen_text(app)  # the folder is shown
         await pilot.press("down", "down", "enter")
         assert dialog.fmt == "html" and path.value.endswith(".html")

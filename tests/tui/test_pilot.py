@@ -103,7 +103,7 @@ async def test_seed_incident_picker_form_walk_remedy_copy_export_and_back(lab_ap
         assert isinstance(dialog, ExportDialog)
         path_input = dialog.query_one("#export-path", Input)
         assert app.session is not None
-        assert path_input.value.endswith(f"/exports/maildoctor-{app.session.session_id}.md")
+        assert path_input.value.endswith(f"/exports/{app.session.session_id}.md")
         path_input.value = str(tmp_path / "missing" / "report.md")
         path_input.focus()  # the dialog opens on the format list; enter in the path writes
         await pilot.press("enter")

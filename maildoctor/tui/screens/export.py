@@ -29,7 +29,8 @@ EXPORTS = "exports"
 
 
 def default_export_path(state_dir: Path, session_id: str, fmt: str) -> Path:
-    return state_dir / EXPORTS / f"maildoctor-{session_id or 'session'}{FORMATS[fmt]}"
+    # the session id names the flow and the time already; short, so the extension shows at 80 columns
+    return state_dir / EXPORTS / f"{session_id or 'maildoctor-session'}{FORMATS[fmt]}"
 
 
 def write_export(session: WalkSession, fmt: str, path: Path) -> Path:
