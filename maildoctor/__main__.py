@@ -1,3 +1,3 @@
-from maildoctor.cli import entry
+from maildoctor.launcher import main
 
-entry()
+main()

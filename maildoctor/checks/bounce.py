@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
-from maildoctor.bounce import Bounce, read
 from maildoctor.checks.registry import Args, CheckContext, CheckResult, Evidence, Facts, check
+
+if TYPE_CHECKING:  # the parser (and its email modules) is imported when a bounce is read
+    from maildoctor.bounce import Bounce
 
 _SOURCES = {
     "gmail-send-as": "Gmail 'Send mail as' bounce",
@@ -83,6 +87,8 @@ class TriageFacts(Facts):
 )
 async def triage_check(ctx: CheckContext[TriageArgs]) -> CheckResult:
     """Read the bounce text: the remote server's reply, and the layer it points to."""
+    from maildoctor.bounce import read
+
     text = ctx.args.bounce or ""
     bounce, triage, event = read(text)
     facts = TriageFacts(

@@ -41,16 +41,21 @@ STEP_FACTS = {
 }
 
 
+# Each check's models are built (their validators made) when first used, not when its module is imported:
+# loading and checking flows reads only the fields, and a walk builds the models of the checks it runs.
+_DEFERRED = ConfigDict(defer_build=True)
+
+
 class Args(BaseModel):
     """A check's arguments: rendered values from its node (``None`` when not known)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, **_DEFERRED)
 
 
 class Facts(BaseModel):
     """A check's facts: defaults are the "not known" state; every field has a description."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, **_DEFERRED)
 
 
 class NoArgs(Args):

@@ -13,15 +13,17 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
-
-import boto3
-import botocore.exceptions
-import botocore.session
-from botocore.config import Config
+from typing import TYPE_CHECKING, Any
 
 from maildoctor.clients import credentials
 from maildoctor.clients.pace import Pace
+
+# boto3 and botocore cost ~200 ms to import: they are imported where a client is built or a call made,
+# so that loading flows and checks (`flows list`, `checks`, a walk with no AWS step) never pays for them.
+if TYPE_CHECKING:
+    import boto3
+    import botocore.session
+    from botocore.config import Config
 
 # The IAM action prefix of each service (SES v2 actions are "ses:...").
 ACTION_PREFIX = {"sesv2": "ses", "ses": "ses", "iam": "iam", "cloudtrail": "cloudtrail", "cloudwatch": "cloudwatch",
@@ -222,6 +224,8 @@ def _shared_client(
 # needed on every IAM and CloudTrail call.
 @functools.cache
 def _endpoint_data() -> botocore.session.Session:
+    import botocore.session
+
     return botocore.session.Session()
 
 
@@ -250,6 +254,8 @@ class AwsClient:
         endpoint_url: str | None,
         timeout: float,
     ) -> None:
+        from botocore.config import Config
+
         self.region = region or GLOBAL_REGION
         self.endpoint_url = endpoint_url
         self._profile = profile
@@ -401,6 +407,8 @@ class AwsClient:
     async def _send(
         self, service: str, operation: str, region: str, params: dict[str, Any]
     ) -> dict[str, Any]:
+        import botocore.exceptions
+
         snake = "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
         problem = credentials.resolve(self._profile).problem  # resolved up front by the CLI
         if problem is not None:

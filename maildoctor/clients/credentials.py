@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import boto3
-import botocore.exceptions
+if TYPE_CHECKING:  # imported when credentials are resolved: loading flows and checks never needs boto3
+    import boto3
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ def forget() -> None:
 
 
 def _resolve(profile: str | None) -> Resolved:
+    import boto3
+    import botocore.exceptions
+
     name = profile or "default"
     try:
         session = boto3.Session(profile_name=profile)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import dns.asyncresolver
-import dns.exception
-import dns.name
-import dns.rdatatype
-import dns.resolver
+# dnspython's resolver costs ~150 ms to import: it is imported when a client is built or a lookup made,
+# so that loading flows and checks (`flows list`, `checks`) never pays for it.
+if TYPE_CHECKING:
+    import dns.resolver
 
 Rcode = Literal["ok", "nxdomain", "noanswer", "servfail", "timeout", "error"]
 
@@ -62,6 +61,8 @@ def _txt_text(rdata: object) -> str:
 
 class DnsClient:
     def __init__(self, server: tuple[str, int] | None = None, timeout: float = 5.0) -> None:
+        import dns.asyncresolver
+
         self.timeout = timeout
         if server is None:
             self.resolver = dns.asyncresolver.Resolver()
@@ -101,6 +102,10 @@ class DnsClient:
         return answer
 
     async def _lookup(self, qname: str, rdtype: str, answer: DnsAnswer) -> None:
+        import dns.exception
+        import dns.rdatatype
+        import dns.resolver
+
         try:
             result = await self.resolver.resolve(qname, rdtype, search=False, raise_on_no_answer=True)
         except dns.resolver.NXDOMAIN:

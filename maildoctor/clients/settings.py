@@ -52,12 +52,14 @@ RegionSource = Literal["option", "environment", "profile"]
 def _profile_region(profile: str | None, env: Mapping[str, str]) -> tuple[str | None, str]:
     """The ``region`` of the AWS profile in effect, as boto3 reads it from the AWS config file
     (AWS_CONFIG_FILE, else ~/.aws/config), and a label naming the profile and file; (None, "") if none."""
-    from botocore.configloader import load_config
-
     name = profile or "default"
     path = Path(env.get("AWS_CONFIG_FILE") or "~/.aws/config").expanduser()
+    if not path.is_file():
+        return None, ""
+    from botocore.configloader import load_config  # botocore only when there is a file for it to read
+
     try:
-        profiles = load_config(str(path)).get("profiles", {}) if path.is_file() else {}
+        profiles = load_config(str(path)).get("profiles", {})
     except Exception:  # a malformed config file: boto3 itself will say so when it reads it
         return None, ""
     region = str(profiles.get(name, {}).get("region") or "").strip()

@@ -5,18 +5,23 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import TypeAdapter, ValidationError
 
 from maildoctor import yamlfile
-from maildoctor.checks.registry import STEP_FACTS, CheckSpec, Registry, default_registry
 from maildoctor.codes import DIAGNOSIS_CODES, VERDICT_CODES
 from maildoctor.errors import MaildoctorError
 from maildoctor.flow.model import CheckNode, EndNode, Flow, QuestionNode, RemedyNode
 from maildoctor.flow.templates import placeholders
 from maildoctor.yamlfile import Lines
+
+# The check registry imports every check module (~100 ms of start-up): it is imported where a flow's
+# graph is validated against the checks, so that reading a flow (``read_flow``: `flows list`) and merely
+# naming FlowErrors (the CLI's error guard) do not pay for it.
+if TYPE_CHECKING:
+    from maildoctor.checks.registry import CheckSpec, Registry
 
 _NODE_KINDS = ("check", "question", "remedy", "end")
 
@@ -41,10 +46,13 @@ class FlowErrors(MaildoctorError):
 
 def builtin_flows_dir() -> Path:
     """The shipped flows: inside the wheel as package data, or the repository's flows/ when editable."""
-    packaged = Path(str(resources.files("maildoctor") / "_flows"))
+    # found beside the package, not through importlib.resources: that costs ~10 ms of every start-up
+    # (tempfile, zipfile ...), and a flow is read as a Path anyway
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "_flows"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "flows"
+    return package.parent / "flows"
 
 
 # The flow most incidents need (the one `maildoctor demo` walks): listed first by `flows list`, the TUI's
@@ -89,6 +97,20 @@ def _pydantic_errors(exc: ValidationError, file: str, lines: Lines) -> list[Flow
 def parse_flow_text(text: str, file: str, registry: Registry | None = None) -> Flow:
     """Parse and validate one flow's text against ``registry`` (the shipped checks by default);
     raises FlowErrors listing every problem found."""
+    flow, lines = _parse_shape(text, file)
+    if registry is None:
+        from maildoctor.checks.registry import default_registry
+
+        registry = default_registry()
+    errors = list(validate_graph(flow, file, lines, registry))
+    if errors:
+        raise FlowErrors(errors)
+    return flow
+
+
+def _parse_shape(text: str, file: str) -> tuple[Flow, Lines]:
+    """The flow as written: valid YAML with no key given twice, in the flow model's shape (FlowErrors
+    otherwise); its graph and checks not looked at."""
     try:
         parsed = yamlfile.read(text, file)
     except yamlfile.YamlError as exc:
@@ -109,21 +131,28 @@ def parse_flow_text(text: str, file: str, registry: Registry | None = None) -> F
         flow = Flow.model_validate(data)
     except ValidationError as exc:
         raise FlowErrors(_pydantic_errors(exc, file, lines)) from None
-    checks = registry if registry is not None else default_registry()
-    errors = list(validate_graph(flow, file, lines, checks))
-    if errors:
-        raise FlowErrors(errors)
-    return flow
+    return flow, lines
 
 
 def load_flow(path: Path, registry: Registry | None = None) -> Flow:
+    """A flow file, validated in full (see parse_flow_text)."""
+    return parse_flow_text(_read_text(path), _display(path), registry)
+
+
+def read_flow(path: Path) -> Flow:
+    """A flow file's shape only, for listing it (name, title, description, inputs): FlowErrors for bad
+    YAML or a bad shape, but its graph is not validated against the checks, so no check module is
+    imported. A walk, `flows check` and `flows show` load with load_flow."""
+    return _parse_shape(_read_text(path), _display(path))[0]
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FlowErrors([FlowError(str(path), 0, f"cannot read: {exc.strerror}")]) from None
     except UnicodeDecodeError:
         raise FlowErrors([FlowError(str(path), 0, "cannot read: not UTF-8 text")]) from None
-    return parse_flow_text(text, _display(path), registry)
 
 
 def _display(path: Path) -> str:
@@ -258,6 +287,8 @@ def _question(flow: Flow, node_id: str, node: QuestionNode, err: ErrFn) -> Itera
 
 def facts_of(flow: Flow, node_id: str, checks: Mapping[str, CheckSpec]) -> frozenset[str] | None:
     """The facts a node's step has (None when its check is unknown: reported elsewhere)."""
+    from maildoctor.checks.registry import STEP_FACTS
+
     node = flow.nodes[node_id]
     own: frozenset[str] = frozenset(STEP_FACTS)
     if isinstance(node, CheckNode):

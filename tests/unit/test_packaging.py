@@ -27,7 +27,7 @@ def test_wheel_ships_flows_schema_and_lab_data(tmp_path: Path) -> None:
     assert shipped_flows <= names
     assert "maildoctor/lab/scenarios/seed-incident.yaml" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "maildoctor = maildoctor.cli:entry" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "maildoctor = maildoctor.launcher:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def fake_python(folder: Path) -> Path:
