@@ -47,3 +47,16 @@ def test_every_picture_the_readme_shows_exists() -> None:
     pictures = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", README)
     assert len(pictures) >= 7
     assert [p for p in pictures if not (root / p).is_file()] == []
+
+
+def test_the_readme_names_every_binding_id() -> None:
+    """A user rebinds keys by id: every id of the key table is in the README's list."""
+    from maildoctor.keymap import KEY_IDS
+
+    listed = README.split("Binding ids:", 1)[1].split("\n\n", 1)[0]
+    missing = [
+        key
+        for key in KEY_IDS
+        if f"`{key}`" not in listed and f"`.{key.removeprefix('maildoctor.')}`" not in listed
+    ]
+    assert not missing, missing
