@@ -115,7 +115,11 @@ class Shooter:
             await wait_until(
                 pilot,
                 "the suppression check to run",
-                lambda: entered.is_set() and items and walk.detail.shown is items[-1],
+                # the walk has reached it (it starts ahead of the walk, with the checks before it)
+                lambda: entered.is_set()
+                and items
+                and items[-1].node == "suppression"
+                and walk.detail.shown is items[-1],
             )
             await pilot.pause(0.3)  # the detail pane catches up with the running step
             self.save(app, "03-walk-running")
