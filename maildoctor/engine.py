@@ -7,6 +7,7 @@ subscribe to the same events; questions go through an ``Asker`` that each surfac
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -394,7 +395,11 @@ class Walk:
                 if ahead.index is not None:  # the walk has reached it: the surface shows it now
                     self._emit(StepProgress(ahead.index, node_id, text))
 
-            run = spec.run(self.clients, args, facts, timeout=min(node.timeout or spec.timeout, left))
+            # the check's coroutine is made inside the task: one cancelled before it starts leaves none
+            # unawaited behind
+            run = functools.partial(
+                spec.run, self.clients, args, facts, timeout=min(node.timeout or spec.timeout, left)
+            )
             with progress.reporting_to(told):  # the task keeps this receiver (it copies the context)
                 ahead.task = asyncio.ensure_future(_timed(run, ahead))
             self._started[node_id] = ahead
@@ -482,9 +487,9 @@ class Walk:
             listener(event)
 
 
-async def _timed(run: Awaitable[CheckResult], ahead: _Ahead) -> CheckResult:
+async def _timed(run: Callable[[], Awaitable[CheckResult]], ahead: _Ahead) -> CheckResult:
     try:
-        return await run
+        return await run()
     finally:
         ahead.ended = time.monotonic()
 

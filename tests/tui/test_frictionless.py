@@ -420,3 +420,26 @@ async def test_the_help_pages_with_pagedown_and_names_the_keys_for_text_fields(s
         assert "on the form use esc (back), ctrl+q (quit), f1 (help)" in shown
         await pilot.press("escape")
         await pilot.press("q")
+
+
+async def test_the_picker_lists_flows_by_their_shape_and_refuses_to_open_a_broken_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing reads each flow's shape only (no check module before the first frame); the flow chosen
+    is validated in full, and one whose graph is wrong says why instead of opening."""
+    import maildoctor.flow.load as load
+
+    shipped = load.builtin_flows_dir() / "dns-auth.yaml"
+    broken = shipped.read_text(encoding="utf-8").replace("check: dns.spf", "check: dns.no-such-check", 1)
+    assert broken != shipped.read_text(encoding="utf-8")
+    (tmp_path / "dns-auth.yaml").write_text(broken, encoding="utf-8")
+    monkeypatch.setattr(load, "builtin_flows_dir", lambda: tmp_path)
+    app = MaildoctorApp(flow=None, prefill={}, settings=Settings.resolve())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, PickerScreen) and [name for name, _ in picker.flows] == ["dns-auth"]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PickerScreen)  # not opened
+        assert any("dns.no-such-check" in n.message for n in app._notifications), list(app._notifications)

@@ -14,7 +14,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from maildoctor.errors import MaildoctorError
-from maildoctor.flow.load import builtin_flow_paths, load_flow
+from maildoctor.flow.load import builtin_flow_paths, find_flow, load_flow, read_flow
 from maildoctor.flow.model import Flow
 from maildoctor.tui.bindings import binding
 from maildoctor.tui.messages import FlowChosen
@@ -22,11 +22,13 @@ from maildoctor.tui.widgets.header import header
 
 
 def shipped_flows(paths: list[Path] | None = None) -> list[tuple[str, Flow | str]]:
-    """(name, flow) for every shipped flow, or (name, the error) for one that does not load."""
+    """(name, flow) for every shipped flow, or (name, the error) for one that does not read. Listing
+    reads each flow's shape only (no check module is imported before the first frame); the flow chosen
+    is loaded in full then."""
     found: list[tuple[str, Flow | str]] = []
     for path in builtin_flow_paths() if paths is None else paths:
         try:
-            found.append((path.stem, load_flow(path)))
+            found.append((path.stem, read_flow(path)))
         except MaildoctorError as exc:
             found.append((path.stem, str(exc)))
     return found
@@ -90,6 +92,12 @@ class PickerScreen(Screen[None]):
         self._open(event.option_index)
 
     def _open(self, index: int) -> None:
-        _, flow = self.flows[index]
-        if isinstance(flow, Flow):
-            self.post_message(FlowChosen(flow))
+        name, listed = self.flows[index]
+        if not isinstance(listed, Flow):
+            return
+        try:
+            flow = load_flow(find_flow(name))  # validated in full before its form opens
+        except MaildoctorError as exc:
+            self.notify(str(exc), title="Cannot open the flow", severity="error", timeout=15, markup=False)
+            return
+        self.post_message(FlowChosen(flow))
