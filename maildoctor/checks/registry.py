@@ -310,8 +310,14 @@ CHECKS = Registry()  # the shipped checks register here when their modules are i
 check = CHECKS.check
 
 
+# The shipped check modules, imported (and so registered) on the first default_registry().
+CHECK_MODULES = ("bounce", "cloudtrail", "dns", "iam", "receiver", "ses", "ses_history", "smtp")
+
+
 def default_registry() -> Registry:
     """The shipped checks, importing the check modules on first use."""
-    from maildoctor import checks  # noqa: F401  (importing registers the checks)
+    import importlib
 
+    for name in CHECK_MODULES:
+        importlib.import_module(f"maildoctor.checks.{name}")
     return CHECKS

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -27,13 +27,12 @@ from maildoctor.keymap import BY_ID
 from maildoctor.tui.bindings import KeyNames, binding
 from maildoctor.tui.messages import FlowChosen, RemedyRequested, WalkRequested
 from maildoctor.tui.options import DisplayOptions
-from maildoctor.tui.screens.export import ExportDialog, default_export_path
-from maildoctor.tui.screens.form import FormScreen
-from maildoctor.tui.screens.help import HelpScreen
 from maildoctor.tui.screens.picker import PickerScreen
-from maildoctor.tui.screens.remedy import RemedyScreen
-from maildoctor.tui.screens.walk import WalkScreen
-from maildoctor.tui.session import WalkSession
+
+# The other screens (and the walk's session, with the engine) are imported when first opened: the first
+# frame, the picker, does not wait for them (markdown, the bounce parser, the engine …).
+if TYPE_CHECKING:
+    from maildoctor.tui.session import WalkSession
 
 EXIT_INTERRUPTED = 130
 THEMES = ("textual-dark", "textual-light")
@@ -114,6 +113,8 @@ class MaildoctorApp(App[int], inherit_bindings=False):
         return inputs.resolve(flow, self.prefill, self.settings, {}, require=False)
 
     def open_form(self, flow: Flow) -> None:
+        from maildoctor.tui.screens.form import FormScreen
+
         form = FormScreen(flow, self.form_values(flow), self.display_options)
         self.push_screen(form, self._form_left)
 
@@ -131,6 +132,9 @@ class MaildoctorApp(App[int], inherit_bindings=False):
         self.start_walk(message.flow, message.values)
 
     def start_walk(self, flow: Flow, values: Mapping[str, str]) -> None:
+        from maildoctor.tui.screens.walk import WalkScreen
+        from maildoctor.tui.session import WalkSession
+
         if self.session is not None:
             self.session.close()
         session = WalkSession(flow, values, self.settings, registry=self.registry)
@@ -144,6 +148,8 @@ class MaildoctorApp(App[int], inherit_bindings=False):
 
     @on(RemedyRequested)
     def _remedy_requested(self) -> None:
+        from maildoctor.tui.screens.remedy import RemedyScreen
+
         if self.session is not None:
             self.push_screen(RemedyScreen(self.session, self.key_names))
 
@@ -155,10 +161,14 @@ class MaildoctorApp(App[int], inherit_bindings=False):
         return True
 
     def action_help(self) -> None:
+        from maildoctor.tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.key_names))
 
     def action_export(self) -> None:
+        from maildoctor.tui.screens.export import ExportDialog, default_export_path
+
         if self.session is None or isinstance(self.screen, ExportDialog):
             return
         path = default_export_path(self.settings.resolved_state_dir(), self.session.session_id, "markdown")
