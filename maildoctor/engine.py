@@ -24,7 +24,7 @@ from maildoctor.checks.registry import (
     Status,
     default_registry,
 )
-from maildoctor.clients import Clients
+from maildoctor.clients import Clients, pace
 from maildoctor.flow import reach
 from maildoctor.flow.model import CheckNode, EndNode, Flow, Node, QuestionNode, RemedyNode
 from maildoctor.flow.templates import render, resolve
@@ -194,6 +194,8 @@ class Walk:
         self.flow = flow
         self.ahead = ahead
         self._started: dict[str, _Ahead] = {}
+        # a node's place in the flow: its checks' calls wait for SES's slots before those of later nodes
+        self._rank = {node_id: rank for rank, node_id in enumerate(flow.nodes)}
         self.budget = budget  # the time the checks of one run may take together (questions excluded)
         self._spent = 0.0
         self.inputs: dict[str, str] = {k: v for k, v in inputs.items() if v}
@@ -350,7 +352,8 @@ class Walk:
         else:
             if ahead is not None and ahead.task is not None:
                 ahead.task.cancel()  # started with other arguments than it has now: run it afresh
-            with progress.reporting_to(lambda text: self._emit(StepProgress(index, node_id, text))):
+            reporting = progress.reporting_to(lambda text: self._emit(StepProgress(index, node_id, text)))
+            with reporting, pace.priority(self._rank[node_id]):
                 result = await spec.run(
                     self.clients, args, facts, timeout=min(node.timeout or spec.timeout, left)
                 )
@@ -400,7 +403,8 @@ class Walk:
             run = functools.partial(
                 spec.run, self.clients, args, facts, timeout=min(node.timeout or spec.timeout, left)
             )
-            with progress.reporting_to(told):  # the task keeps this receiver (it copies the context)
+            # the task keeps this receiver and this rank (it copies the context)
+            with progress.reporting_to(told), pace.priority(self._rank[node_id]):
                 ahead.task = asyncio.ensure_future(_timed(run, ahead))
             self._started[node_id] = ahead
 

@@ -13,6 +13,11 @@ probes again.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 DOCUMENTED_RATE = {"ses": 1.0, "cloudtrail": 2.0}  # requests per second, per account and region
 PACED_FROM_START = frozenset({"cloudtrail"})
@@ -22,9 +27,25 @@ IN_A_ROW = 3  # paced calls throttled one after another: not a rate any more, an
 COOL_OFF = 15.0  # seconds an outage is believed before one call probes again
 
 
+# Whose call goes first when calls wait for slots: the walk sets each check's place in its flow, so that the
+# step the walk shows next (an earlier node) is served before the checks started ahead of it; among equals,
+# the order they asked in.
+_priority: ContextVar[int] = ContextVar("maildoctor_pace_priority", default=0)
+
+
+@contextmanager
+def priority(rank: int) -> Iterator[None]:
+    """Within the block (and the tasks started in it), calls wait for slots with this rank (lower first)."""
+    token = _priority.set(rank)
+    try:
+        yield
+    finally:
+        _priority.reset(token)
+
+
 class Pace:
-    """The slots of one service in one region. Reserving a slot is synchronous (one event loop), so
-    concurrent callers queue in the order they asked."""
+    """The slots of one service in one region, given one at a time (one event loop) to the waiting call
+    of lowest rank (see ``priority``), first come first served among equal ranks."""
 
     def __init__(self, family: str) -> None:
         self.family = family
@@ -35,6 +56,9 @@ class Pace:
         self._stuck_at = 0.0
         self._next = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
 
     def refuses(self) -> bool:
         """True while throttling goes on at the documented rate (an outage): the call fails at once."""
@@ -51,13 +75,30 @@ class Pace:
             return False
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new event loop (a new walk in a test, the TUI's re-run) starts afresh
-            self._loop, self._next = loop, 0.0
-        now = loop.time()
-        at = max(now, self._next)
-        self._next = at + MARGIN / self.rate
-        if at > now:
-            await asyncio.sleep(at - now)
+            self._loop, self._next, self._waiting, self._timer = loop, 0.0, [], None
+        turn: asyncio.Future[None] = loop.create_future()
+        heapq.heappush(self._waiting, (_priority.get(), next(self._order), turn))
+        if self._timer is None:  # else the next slot is already awaited, and goes to the best caller then
+            self._give(loop)
+        await turn
         return True
+
+    def _give(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Give the open slot to the best waiting call, then wait for the next slot if calls are left."""
+        self._timer = None
+        now = loop.time()
+        if now < self._next:  # no slot open yet: come back when it is
+            self._timer = loop.call_at(self._next, self._give, loop)
+            return
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if turn.done():  # its caller was cancelled meanwhile
+                continue
+            turn.set_result(None)
+            self._next = now + MARGIN / self.rate
+            break
+        if self._waiting:
+            self._timer = loop.call_at(self._next, self._give, loop)
 
     def answered(self) -> None:
         self.in_a_row = 0

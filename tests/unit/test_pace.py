@@ -90,3 +90,24 @@ def test_disabled_regions_are_said_once() -> None:
     regions = RegionSet(("us-east-1",), ("af-south-1", "me-south-1"), "account:ListRegions", True)
     assert regions.note() == "2 regions not enabled in this account: not checked (af-south-1, me-south-1)"
     assert RegionSet(("us-east-1",), (), "account:ListRegions", True).note() is None
+
+
+async def test_a_paced_slot_goes_to_the_waiting_call_of_lowest_rank() -> None:
+    """The walk's next step (an earlier node of the flow) is served before checks started ahead of it,
+    even when they asked first; equal ranks keep their order."""
+    from maildoctor.clients.pace import Pace, priority
+
+    ses = Pace("ses")
+    ses.throttled(False, "TooManyRequestsException")  # paced from now on, 1 call per 1.1 s
+    served: list[str] = []
+
+    async def call(name: str, rank: int) -> None:
+        with priority(rank):
+            await ses.slot()
+        served.append(name)
+
+    first = asyncio.ensure_future(call("opening", 5))  # takes the slot open now
+    await asyncio.sleep(0)
+    waiting = [asyncio.ensure_future(call(n, r)) for n, r in [("ahead-a", 9), ("ahead-b", 9), ("walk", 2)]]
+    await asyncio.gather(first, *waiting)
+    assert served == ["opening", "walk", "ahead-a", "ahead-b"]
