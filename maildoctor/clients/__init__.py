@@ -17,9 +17,11 @@ class Clients:
         self.settings = settings
 
     def forget(self) -> None:
-        """Make the next reads afresh (a re-run): the AWS client's once-per-walk answers are dropped."""
+        """Make the next reads afresh (a re-run): the once-per-walk answers of AWS and DNS are dropped."""
         if "aws" in self.__dict__:  # built only when a check used it
             self.aws.forget()
+        if "dns" in self.__dict__:
+            self.dns.forget()
 
     @cached_property
     def dns(self) -> DnsClient:

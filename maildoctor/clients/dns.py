@@ -3,6 +3,7 @@ no answer, SERVFAIL and timeout apart instead of raising."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -82,8 +83,22 @@ class DnsClient:
         # that has answered before may still time out on one name (that lookup alone waits).
         self._answered = False
         self._dead: str | None = None
+        # One walk asks some names more than once (the DMARC record for its check and for alignment, the
+        # MAIL FROM domain's TXT for its check and for SPF): each is asked once, and a second asker waits
+        # for the first's answer. forget() starts over (a re-run reads afresh).
+        self._asked: dict[tuple[str, str], asyncio.Future[DnsAnswer]] = {}
+
+    def forget(self) -> None:
+        self._asked.clear()
 
     async def query(self, name: str, rdtype: str) -> DnsAnswer:
+        key = (name.rstrip(".").lower(), rdtype.upper())
+        asked = self._asked.get(key)
+        if asked is None or (asked.done() and asked.cancelled()):
+            asked = self._asked[key] = asyncio.ensure_future(self._query(name, rdtype))
+        return await asyncio.shield(asked)  # one asker cancelled leaves the answer to the others
+
+    async def _query(self, name: str, rdtype: str) -> DnsAnswer:
         qname = name.rstrip(".")
         answer = DnsAnswer(name=qname, rdtype=rdtype, rcode="ok", server=self.server_label)
         if self._dead is not None and not self._answered:
