@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from maildoctor import __version__
+from maildoctor import __version__, audit_command
 
 if TYPE_CHECKING:
     from maildoctor.flow.model import Flow, InputSpec
@@ -747,6 +747,9 @@ def demo(
         )
     # the demo's findings are the point of the demo, not a failure of it
     raise click.exceptions.Exit(code if code not in (0, 1) else 0)
+
+
+main.add_command(audit_command.with_connection_options())  # `maildoctor audit`
 
 
 def entry() -> None:

@@ -15,6 +15,11 @@ from maildoctor.engine import Finding, Step, Walk
 SECRET = "[secret]"
 ALL_CLEAR = "all-clear"
 INCONCLUSIVE = "inconclusive"
+AUDIT_CLEAN = "audit-clean"
+# A flow whose clean verdict has a code of its own (CONTRACT.md's audit); every other flow's is all-clear.
+CLEAN_VERDICTS = {"smtp-audit": (AUDIT_CLEAN, "Every SMTP credential found is in use, recently rotated, and "
+                                 "watched by a rotation alert")}  # fmt: skip
+CLEAN_CODES = frozenset({ALL_CLEAR, AUDIT_CLEAN})
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -109,11 +114,11 @@ def unchecked_list(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def diagnosis_dict(
-    findings: list[dict[str, Any]], steps: list[dict[str, Any]], complete: bool
+    findings: list[dict[str, Any]], steps: list[dict[str, Any]], complete: bool, flow: str = ""
 ) -> dict[str, Any]:
     """The verdict, decided here for every surface: the most likely root cause among the findings;
-    ``inconclusive`` when nothing was found but some step could not check; ``all-clear`` only when
-    every step that ran checked and the walk finished."""
+    ``inconclusive`` when nothing was found but some step could not check; ``all-clear`` (the audit's
+    ``audit-clean``, by ``flow``) only when every step that ran checked and the walk finished."""
     if findings:
         top = ranked(findings)[0]
         return {
@@ -134,7 +139,8 @@ def diagnosis_dict(
     if not complete:
         return {"code": INCONCLUSIVE, "title": "No problem found, but the walk did not finish", "summary": "",
                 "remedy": ""}  # fmt: skip
-    return {"code": ALL_CLEAR, "title": "Every layer checked passed", "summary": "", "remedy": ""}
+    code, title = CLEAN_VERDICTS.get(flow, (ALL_CLEAR, "Every layer checked passed"))
+    return {"code": code, "title": title, "summary": "", "remedy": ""}
 
 
 def header_dict(walk: Walk, session: str = "") -> dict[str, Any]:
@@ -195,7 +201,7 @@ def assemble(
         "findings": findings,
         "unchecked": unchecked_list(steps),
         "answers": answers_of(steps),
-        "diagnosis": diagnosis_dict(findings, steps, complete),
+        "diagnosis": diagnosis_dict(findings, steps, complete, str(header.get("flow") or "")),
         "complete": complete,
         "incomplete_reason": incomplete_reason,
         "finished_at": finished_at,
@@ -208,7 +214,8 @@ def answers_of(steps: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def exit_code(report: Mapping[str, Any]) -> int:
-    """CONTRACT.md: 0 all clear · 1 at least one finding · 3 the walk could not finish, or inconclusive."""
+    """CONTRACT.md: 0 all clear (audit-clean) · 1 at least one finding · 3 the walk could not finish, or
+    inconclusive."""
     if report["findings"]:
         return 1
-    return 0 if report["diagnosis"]["code"] == ALL_CLEAR else 3
+    return 0 if report["diagnosis"]["code"] in CLEAN_CODES else 3

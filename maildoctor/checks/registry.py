@@ -311,7 +311,7 @@ check = CHECKS.check
 
 
 # The shipped check modules, imported (and so registered) on the first default_registry().
-CHECK_MODULES = ("bounce", "cloudtrail", "dns", "iam", "receiver", "ses", "ses_history", "smtp")
+CHECK_MODULES = ("audit", "bounce", "cloudtrail", "dns", "iam", "receiver", "ses", "ses_history", "smtp")
 
 
 def default_registry() -> Registry:

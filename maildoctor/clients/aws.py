@@ -59,10 +59,14 @@ READ_OPERATIONS: dict[str, frozenset[str]] = {
             "GetSuppressedDestination",
             "GetConfigurationSet",
             "ListRecommendations",
+            "ListEmailIdentities",
         }
     ),
-    "iam": frozenset({"GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "SimulatePrincipalPolicy"}),
+    "iam": frozenset(
+        {"GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "SimulatePrincipalPolicy", "ListUsers"}
+    ),
     "cloudtrail": frozenset({"LookupEvents"}),
+    "events": frozenset({"ListRules"}),
     "cloudwatch": frozenset({"GetMetricStatistics"}),
     "sts": frozenset({"GetCallerIdentity", "GetAccessKeyInfo"}),
     "account": frozenset({"ListRegions"}),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from pydantic import TypeAdapter, ValidationError
 
 from maildoctor import yamlfile
-from maildoctor.codes import DIAGNOSIS_CODES, VERDICT_CODES
+from maildoctor.codes import AUDIT_CODES, DIAGNOSIS_CODES, VERDICT_CODES
 from maildoctor.errors import MaildoctorError
 from maildoctor.flow.model import CheckNode, EndNode, Flow, QuestionNode, RemedyNode
 from maildoctor.flow.templates import placeholders
@@ -263,11 +263,11 @@ def _check_contract(
 
 
 def _remedy_code(node_id: str, node: RemedyNode, err: ErrFn) -> Iterator[FlowError]:
-    if node.code in VERDICT_CODES:
+    if node.code in VERDICT_CODES or node.code == "audit-clean":
         yield err(
             node_id, f"code '{node.code}' is a verdict the walk reaches by itself, not a finding", "code"
         )
-    elif node.code not in DIAGNOSIS_CODES:
+    elif node.code not in DIAGNOSIS_CODES and node.code not in AUDIT_CODES:  # the audit's codes too
         findings = [c for c in DIAGNOSIS_CODES if c not in VERDICT_CODES]
         hint = difflib.get_close_matches(node.code, findings, n=1)
         also = f" (did you mean '{hint[0]}'?)" if hint else ""

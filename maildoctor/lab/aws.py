@@ -13,8 +13,9 @@ The layer in front of moto answers, from the loaded scenario:
   UnrecognizedClientException, or InvalidClientTokenId in the query services) before anything else;
 - IAM SimulatePrincipalPolicy (not in moto), evaluated from the user's policies as moto holds them.
 
-Everything else (IAM, STS, CloudWatch, other SES calls) is moto's, seeded at load time: IAM users,
-inline policies and access keys with the scenario's exact ids, secrets, statuses and dates, and the
+Everything else (IAM, STS, CloudWatch, EventBridge, other SES calls) is moto's, seeded at load time: IAM
+users, inline policies and access keys with the scenario's exact ids, secrets, statuses and dates, the
+scenario's EventBridge rules (``eventbridge``: patterns and states, on the default bus), and the
 account's reputation rates as ``AWS/SES`` CloudWatch metrics.
 
 The region of a request is taken from its SigV4 credential scope, as AWS does.
@@ -1216,6 +1217,20 @@ def _seed_iam(scenario: Scenario, now: datetime) -> None:
             backend.access_keys[access_key.access_key_id] = access_key
 
 
+def _seed_events(scenario: Scenario) -> None:
+    """The scenario's EventBridge rules, on each region's default event bus (moto serves ListRules)."""
+    from moto.events.models import events_backends
+
+    for rule in scenario.eventbridge:
+        events_backends[LAB_ACCOUNT_ID][rule.region].put_rule(
+            rule.name,
+            description=rule.description or None,
+            event_pattern=json.dumps(rule.pattern) if rule.pattern is not None else None,
+            scheduled_expression=rule.schedule,
+            state=rule.state,
+        )
+
+
 def _seed_cloudwatch(scenario: Scenario, now: datetime) -> None:
     """SES reputation metrics (account level, no dimensions) for the sending region and every region with
     an account entry: a datapoint every 30 minutes over the last six hours."""
@@ -1375,6 +1390,7 @@ class LabAwsServer(Service):
         with self._load_lock:
             _reset_moto()
             _seed_iam(scenario, when)
+            _seed_events(scenario)
             _seed_cloudwatch(scenario, when)
             self._app.state = _State(scenario=scenario, now=when, trail=_build_trail(scenario, when))
 

@@ -195,6 +195,23 @@ class TrailEvent(Strict):
         return "ses.amazonaws.com" if self.event in SES_EVENTS else "iam.amazonaws.com"
 
 
+class EventRule(Strict):
+    """An EventBridge rule on the default event bus (events:ListRules), e.g. an alert on key rotations."""
+
+    name: str = Field(pattern=r"^[\.\-_A-Za-z0-9]{1,64}$")
+    pattern: dict[str, Any] | None = Field(None, description="its event pattern (none: a schedule)")
+    schedule: str | None = Field(None, description="a schedule expression, for a rule without a pattern")
+    state: Literal["ENABLED", "DISABLED"] = "ENABLED"
+    description: str = ""
+    region: str = Field("us-east-1", description="where the rule is (IAM's events arrive in us-east-1)")
+
+    @model_validator(mode="after")
+    def _pattern_or_schedule(self) -> EventRule:
+        if (self.pattern is None) == (self.schedule is None):
+            raise PydanticCustomError("rule_kind", "a rule has a pattern or a schedule, one of the two", {})
+        return self
+
+
 _RR_TYPES = {"A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "PTR", "SRV", "CAA"}
 
 
@@ -259,6 +276,14 @@ class Scenario(Strict):
     suppression: dict[str, list[Suppressed]] = Field(default_factory=dict, description="per region")
     iam: Iam = Field(default_factory=Iam)
     cloudtrail: list[TrailEvent] = Field(default_factory=list)
+    eventbridge: list[EventRule] = Field(
+        default_factory=list, description="EventBridge rules (default event bus), seeded into moto at load"
+    )
+    audit_expect: list[str] | None = Field(
+        None,
+        description="the finding codes `maildoctor audit` of this world gives (empty: audit-clean); "
+        "none: not an audit scenario",
+    )
     cloudtrail_read_events: int = Field(
         0,
         ge=0,
@@ -338,6 +363,7 @@ class Scenario(Strict):
         named = {*self.regions, *self.account, *self.identities, *self.suppression, *self.configuration_sets,
                  *self.recommendations}  # fmt: skip
         named |= {event.region for event in self.cloudtrail}
+        named |= {rule.region for rule in self.eventbridge}
         region_input = self.inputs.get("region")
         if isinstance(region_input, str) and region_input:
             named.add(region_input)
