@@ -19,6 +19,7 @@ from maildoctor.checks.registry import (
     ERROR_OUTCOME,
     STEP_FACTS,
     CheckResult,
+    CheckSpec,
     Evidence,
     Registry,
     Status,
@@ -342,21 +343,26 @@ class Walk:
                 "error", summary, ERROR_OUTCOME, node.next[ERROR_OUTCOME], facts_unknown, check=node.check
             )
         started, index, ran = time.monotonic(), len(self.steps), None
+        timeout = min(node.timeout or spec.timeout, left)
         ahead = self._started.pop(node_id, None)
         if ahead is not None and ahead.task is not None and ahead.args == args:
             ahead.index = index
             if ahead.progress is not None:
                 self._emit(StepProgress(index, node_id, ahead.progress))
-            result = await ahead.task
-            ran = (ahead.started, ahead.ended, ahead.started_at)
+            try:
+                # the step's own time limit runs from now, as for a check run here: waiting for SES's
+                # slots behind earlier steps before the walk came here does not count against it
+                result = await asyncio.wait_for(asyncio.shield(ahead.task), timeout)
+                ran = (ahead.started, ahead.ended, ahead.started_at)
+            except TimeoutError:
+                ahead.task.cancel()
+                result = spec.timed_out(timeout)
         else:
             if ahead is not None and ahead.task is not None:
                 ahead.task.cancel()  # started with other arguments than it has now: run it afresh
             reporting = progress.reporting_to(lambda text: self._emit(StepProgress(index, node_id, text)))
             with reporting, pace.priority(self._rank[node_id]):
-                result = await spec.run(
-                    self.clients, args, facts, timeout=min(node.timeout or spec.timeout, left)
-                )
+                result = await spec.run(self.clients, args, self._facts_for(spec, facts), timeout=timeout)
         self._spent += time.monotonic() - started
         return _Made(
             ran=ran,
@@ -373,8 +379,9 @@ class Walk:
 
     def _start_ahead(self, current: str) -> None:
         """Start every check the walk will reach from ``current`` whatever happens (every way on passes
-        through it) and whose arguments are final, in flow order (the SES pace serves calls first come,
-        first served). Checks that read earlier steps beyond their arguments wait for the walk."""
+        through it) and whose arguments are final; their calls wait for SES's slots behind the walk's
+        current step (``pace.priority``: a node's rank is its place in the flow). Checks that read
+        earlier steps beyond their arguments wait for the walk."""
         left = self.budget - self._spent
         if left <= 0:
             return
@@ -399,14 +406,18 @@ class Walk:
                     self._emit(StepProgress(ahead.index, node_id, text))
 
             # the check's coroutine is made inside the task: one cancelled before it starts leaves none
-            # unawaited behind
-            run = functools.partial(
-                spec.run, self.clients, args, facts, timeout=min(node.timeout or spec.timeout, left)
-            )
+            # unawaited behind. Its limit is the walk's budget: the step's own runs once the walk is there.
+            run = functools.partial(spec.run, self.clients, args, self._facts_for(spec, facts), timeout=left)
             # the task keeps this receiver and this rank (it copies the context)
             with progress.reporting_to(told), pace.priority(self._rank[node_id]):
                 ahead.task = asyncio.ensure_future(_timed(run, ahead))
             self._started[node_id] = ahead
+
+    @staticmethod
+    def _facts_for(spec: CheckSpec, facts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Earlier steps' facts only for a check that declares it reads them: one that forgot to say so
+        sees none (and fails its tests) instead of stale facts when it is started ahead."""
+        return facts if spec.reads_earlier_steps else {}
 
     def _drop_ahead(self) -> None:
         for ahead in self._started.values():

@@ -140,6 +140,12 @@ class CheckSpec:
                 return SKIPPED_OUTCOME, name
         return None
 
+    def timed_out(self, limit: float) -> CheckResult:
+        """The result of a check that gave no answer within ``limit`` seconds."""
+        return CheckResult(
+            ERROR_OUTCOME, "error", f"could not check: no answer within {round(limit, 1):g}s", self.facts()
+        )
+
     async def run(
         self,
         clients: Clients,
@@ -166,12 +172,7 @@ class CheckSpec:
         try:
             result = await asyncio.wait_for(self.fn(CheckContext(clients, args, facts or {})), timeout=limit)
         except TimeoutError:
-            return CheckResult(
-                ERROR_OUTCOME,
-                "error",
-                f"could not check: no answer within {round(limit, 1):g}s",
-                self.facts(),
-            )
+            return self.timed_out(limit)
         except Exception as exc:  # a check failing is evidence, never a crash
             said = f"{type(exc).__name__}: {exc}"
             return CheckResult(

@@ -1468,16 +1468,19 @@ async def analyze_suppression(
         read.tick()
         return answer
 
-    early = {r: asyncio.ensure_future(read_one(r)) for r in first}
+    reads = {r: asyncio.ensure_future(read_one(r)) for r in first}
     settings_task = asyncio.ensure_future(_suppression_settings(aws, region, sender))
     try:
         enabled = await aws.ses_regions()
         regions = list(dict.fromkeys([region, *enabled.enabled]))
         read.total = len(regions)
-        answers = await asyncio.gather(*(early[r] if r in early else read_one(r) for r in regions))
+        for r in regions:
+            if r not in reads:
+                reads[r] = asyncio.ensure_future(read_one(r))
+        answers = await asyncio.gather(*(reads[r] for r in regions))
         settings = await settings_task
     finally:
-        for task in [*early.values(), settings_task]:
+        for task in [*reads.values(), settings_task]:
             task.cancel()  # a region ListRegions left out, or all of them when the check is cancelled
     facts = SuppressionFacts(
         recipient=recipient,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from maildoctor.clients import credentials
-from maildoctor.clients.pace import Pace
+from maildoctor.clients.pace import Pace, Rank, current_rank, priority
 
 # boto3 and botocore cost ~200 ms to import: they are imported where a client is built or a call made,
 # so that loading flows and checks (`flows list`, `checks`, a walk with no AWS step) never pays for them.
@@ -279,6 +279,7 @@ class AwsClient:
         self._dead: dict[str, tuple[str, str]] = {}  # endpoint → (error code, message)
         self._paces: dict[tuple[str, str], Pace] = {}
         self._memo: dict[tuple[Any, ...], asyncio.Future[dict[str, Any] | AwsError]] = {}
+        self._memo_rank: dict[tuple[Any, ...], Rank] = {}  # the rank a memoized read waits for SES with
         self._memo_loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -340,6 +341,8 @@ class AwsClient:
             future = self._memo.get(key)
             if future is None:
                 return copy.deepcopy(await self._first_read(key, service, operation, region, params))
+            if not future.done() and key in self._memo_rank:  # the read waits for a slot: as soon as we
+                self._memo_rank[key].lower(current_rank())
             try:
                 answer = await asyncio.shield(future)
             except asyncio.CancelledError:
@@ -358,15 +361,22 @@ class AwsClient:
         its error) through the memo's future."""
         future: asyncio.Future[dict[str, Any] | AwsError] = asyncio.get_running_loop().create_future()
         self._memo[key] = future
+
+        def drop() -> None:  # unless forget() (a re-run) has already put another read in its place
+            if self._memo.get(key) is future:
+                del self._memo[key]
+
+        rank = self._memo_rank[key] = Rank(current_rank())  # lowered by every caller that joins
         try:
-            answer = await self._paced(service, operation, region, params)
+            with priority(rank):
+                answer = await self._paced(service, operation, region, params)
         except AwsError as exc:
             future.set_result(exc)  # those waiting now get the same answer
             if exc.kind != "not-found":  # not an answer about the thing: later callers ask again
-                del self._memo[key]
+                drop()
             raise
         except BaseException:
-            del self._memo[key]
+            drop()
             future.cancel()
             raise
         future.set_result(answer)

@@ -4,6 +4,7 @@ no answer, SERVFAIL and timeout apart instead of raising."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -96,7 +97,11 @@ class DnsClient:
         asked = self._asked.get(key)
         if asked is None or (asked.done() and asked.cancelled()):
             asked = self._asked[key] = asyncio.ensure_future(self._query(name, rdtype))
-        return await asyncio.shield(asked)  # one asker cancelled leaves the answer to the others
+        answer = await asyncio.shield(asked)  # one asker cancelled leaves the answer to the others
+        # each asker its own copy, in its own spelling of the name: evidence shows what it asked
+        return dataclasses.replace(
+            answer, name=name.rstrip("."), records=list(answer.records), cname_chain=list(answer.cname_chain)
+        )
 
     async def _query(self, name: str, rdtype: str) -> DnsAnswer:
         qname = name.rstrip(".")

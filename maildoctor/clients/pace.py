@@ -13,11 +13,11 @@ probes again.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 DOCUMENTED_RATE = {"ses": 1.0, "cloudtrail": 2.0}  # requests per second, per account and region
 PACED_FROM_START = frozenset({"cloudtrail"})
@@ -30,13 +30,29 @@ COOL_OFF = 15.0  # seconds an outage is believed before one call probes again
 # Whose call goes first when calls wait for slots: the walk sets each check's place in its flow, so that the
 # step the walk shows next (an earlier node) is served before the checks started ahead of it; among equals,
 # the order they asked in.
-_priority: ContextVar[int] = ContextVar("maildoctor_pace_priority", default=0)
+@dataclass
+class Rank:
+    """A waiting call's rank. A read several checks share (a memoized read) takes the best rank of all
+    who wait for it: ``lower`` when one more joins."""
+
+    value: int
+
+    def lower(self, to: int) -> None:
+        self.value = min(self.value, to)
+
+
+_priority: ContextVar[Rank | None] = ContextVar("maildoctor_pace_priority", default=None)
+
+
+def current_rank() -> int:
+    rank = _priority.get()
+    return rank.value if rank is not None else 0
 
 
 @contextmanager
-def priority(rank: int) -> Iterator[None]:
+def priority(rank: int | Rank) -> Iterator[None]:
     """Within the block (and the tasks started in it), calls wait for slots with this rank (lower first)."""
-    token = _priority.set(rank)
+    token = _priority.set(rank if isinstance(rank, Rank) else Rank(rank))
     try:
         yield
     finally:
@@ -56,7 +72,7 @@ class Pace:
         self._stuck_at = 0.0
         self._next = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[Rank, int, asyncio.Future[None]]] = []  # a few dozen at most
         self._order = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -77,7 +93,7 @@ class Pace:
         if self._loop is not loop:  # a new event loop (a new walk in a test, the TUI's re-run) starts afresh
             self._loop, self._next, self._waiting, self._timer = loop, 0.0, [], None
         turn: asyncio.Future[None] = loop.create_future()
-        heapq.heappush(self._waiting, (_priority.get(), next(self._order), turn))
+        self._waiting.append((_priority.get() or Rank(0), next(self._order), turn))
         if self._timer is None:  # else the next slot is already awaited, and goes to the best caller then
             self._give(loop)
         await turn
@@ -90,13 +106,15 @@ class Pace:
         if now < self._next:  # no slot open yet: come back when it is
             self._timer = loop.call_at(self._next, self._give, loop)
             return
-        while self._waiting:
-            _, _, turn = heapq.heappop(self._waiting)
-            if turn.done():  # its caller was cancelled meanwhile
-                continue
-            turn.set_result(None)
+        self._waiting = [
+            entry for entry in self._waiting if not entry[2].done()
+        ]  # callers cancelled meanwhile
+        if self._waiting:
+            # ranks can change while waiting (Rank.lower): the best is chosen when the slot opens
+            best = min(self._waiting, key=lambda entry: (entry[0].value, entry[1]))
+            self._waiting.remove(best)
+            best[2].set_result(None)
             self._next = now + MARGIN / self.rate
-            break
         if self._waiting:
             self._timer = loop.call_at(self._next, self._give, loop)
 

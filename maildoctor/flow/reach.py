@@ -78,15 +78,16 @@ def settled_answer(question: QuestionNode, known: Knowledge, render: Callable[[s
 
 def sure_nodes(flow: Flow, start: str, answer: Callable[[QuestionNode], str | None]) -> set[str]:
     """The nodes on every way from ``start`` to the end of the walk (``start`` included). A question
-    whose ``answer`` is certain has only that way on; any other has all of them."""
+    whose ``answer`` is certain has only that way on; an open one may be where the walk ends."""
 
     def ways_on(node_id: str) -> set[str]:
         node = flow.nodes[node_id]
         routes = flow.routes(node_id)
         if isinstance(node, QuestionNode):
+            # an open question may end the walk (nobody answers headless, the operator quits): nothing
+            # behind it is sure to be reached until it is answered
             chosen = answer(node)
-            if chosen is not None and chosen in routes:
-                return {routes[chosen]}
+            return {routes[chosen]} if chosen is not None and chosen in routes else set()
         return set(routes.values())
 
     reachable, todo = {start}, [start]

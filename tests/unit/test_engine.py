@@ -370,3 +370,47 @@ def test_headless_question_exit_3_and_secret_from_env_and_file(tmp_path, monkeyp
     assert data["diagnosis"]["code"] == "smtp-password-wrong"
     assert "(plain / [secret])" in data["findings"][0]["summary"]  # the check saw it; the report does not
     assert "from-file-secret" not in result.stdout
+
+
+# --- checks started ahead: the step's time limit, and the facts a check sees ----------------------
+
+GATE: dict[str, asyncio.Event] = {}
+
+
+@CHECKS.check("test.hold", outcomes={"pass"}, facts=ValueFacts)
+async def hold(ctx: CheckContext[Args]) -> CheckResult:
+    """Takes 0.5 s, then opens the gate the next check waits for (a shared resource, as SES's slots)."""
+    await asyncio.sleep(0.5)
+    GATE["open"].set()
+    return CheckResult("pass", "pass", "held", ValueFacts())
+
+
+@CHECKS.check("test.after", outcomes={"pass"}, facts=ValueFacts, timeout=0.3)
+async def after(ctx: CheckContext[Args]) -> CheckResult:
+    """Waits for the gate, then answers at once; it sees earlier steps' facts only if it says it reads them."""
+    await GATE["open"].wait()
+    return CheckResult("pass", "pass", f"saw {sorted(ctx.facts)}", ValueFacts())
+
+
+AHEAD_FLOW = textwrap.dedent("""\
+    name: ahead
+    title: Ahead
+    description: a check started ahead waits behind an earlier one
+    start: first
+    nodes:
+      first: {kind: check, title: First, check: test.hold, next: {pass: second, error: second}}
+      second: {kind: check, title: Second, check: test.after, next: {pass: done, error: done}}
+      done: {kind: end, title: End}
+""")
+
+
+@pytest.mark.parametrize("ahead", [False, True])
+def test_a_check_started_ahead_gets_its_whole_time_limit_from_when_the_walk_reaches_it(ahead: bool) -> None:
+    """Waiting behind the steps before it (0.5 s, over its 0.3 s limit) does not count against it, and it
+    sees no earlier facts (it does not declare reads_earlier_steps), as when run one at a time."""
+    GATE["open"] = asyncio.Event()
+    flow = parse_flow_text(AHEAD_FLOW, "ahead.yaml", CHECKS)
+    walk = Walk(flow, {}, Clients(Settings()), registry=CHECKS, ahead=ahead)
+    asyncio.run(walk.run())
+    second = walk.steps[1]
+    assert (second.status, second.summary) == ("pass", "saw []")
