@@ -45,6 +45,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("maildoctor.page_down", "pagedown", "Page down", "The remedy: page down through the fix"),
     Key("maildoctor.page_up", "pageup", "Page up", "The remedy: page up through the fix"),
+    Key("maildoctor.findings", "f", "Findings", "The audit: every finding of the walk, with its fix"),
 )
 
 BY_ID: dict[str, Key] = {key.id: key for key in KEYS}

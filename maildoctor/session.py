@@ -50,7 +50,8 @@ class Verdict:
 
     @property
     def all_clear(self) -> bool:
-        return self.code == report.ALL_CLEAR
+        """Every step checked and nothing was found (``all-clear``, or the audit's ``audit-clean``)."""
+        return self.code in report.CLEAN_CODES
 
     @property
     def inconclusive(self) -> bool:
@@ -63,7 +64,7 @@ class Verdict:
             return f"most likely root cause: {self.code}{more}"
         if self.inconclusive:
             return f"inconclusive: {self.title.removeprefix('No problem found, but ')}"
-        return "all clear: every layer checked passed"
+        return f"all clear: {self.title[:1].lower()}{self.title[1:]}"
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> Verdict:

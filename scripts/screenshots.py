@@ -1,6 +1,7 @@
 """Regenerate screenshots/: the TUI's main screens as SVG (Textual's own screenshots) and PNG.
 
     python scripts/screenshots.py        (or: make screenshots)
+    python scripts/screenshots.py 08-audit   (only the pictures named; the others are left as they are)
 
 Starts the lab in this process, loads its scenarios and drives the app with Textual's pilot at 120×40,
 the way tests/tui does: no elapsed times, no spinner motion, no cursor blink, secrets masked. The PNGs
@@ -49,6 +50,7 @@ class Shooter:
         self.state_dir = state_dir
         self.written: list[Path] = []
         self.secrets: set[str] = set()  # never on a screenshot (CONTRACT.md): checked at the end
+        self.wanted: set[str] = set()  # the pictures to write (empty: every one)
 
     def app(
         self, scenario: str | None, *, flow: str | None = "ses-delivery", drop: tuple[str, ...] = ()
@@ -68,6 +70,8 @@ class Shooter:
         return MaildoctorApp(flow=flow, prefill=prefill, settings=settings, display=STILL)
 
     def save(self, app: MaildoctorApp, name: str) -> None:
+        if self.wanted and name not in self.wanted:
+            return
         filename = f"{name}.svg"
         app.save_screenshot(filename, str(OUT))
         self.written.append(OUT / filename)
@@ -116,10 +120,12 @@ class Shooter:
                 pilot,
                 "the suppression check to run",
                 # the walk has reached it (it starts ahead of the walk, with the checks before it)
-                lambda: entered.is_set()
-                and items
-                and items[-1].node == "suppression"
-                and walk.detail.shown is items[-1],
+                lambda: (
+                    entered.is_set()
+                    and items
+                    and items[-1].node == "suppression"
+                    and walk.detail.shown is items[-1]
+                ),
             )
             await pilot.pause(0.3)  # the detail pane catches up with the running step
             self.save(app, "03-walk-running")
@@ -179,6 +185,26 @@ class Shooter:
             await pilot.pause()
             self.save(app, "07-help")
 
+    async def audit(self) -> None:
+        from maildoctor.tui.screens.audit import AuditScreen
+        from maildoctor.tui.screens.walk import WalkScreen
+
+        # the seed incident's account audited: the new key unused since the rotation, the old one in Gmail
+        app = self.app("seed-incident", flow="smtp-audit")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("enter")
+            walk = app.screen
+            assert isinstance(walk, WalkScreen)
+            await wait_until(pilot, "the end of the audit", lambda: walk.session.walk.finished)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            app.clear_notifications()
+            await pilot.press("enter")  # the audit screen
+            await wait_until(pilot, "the audit screen", lambda: isinstance(app.screen, AuditScreen))
+            await pilot.pause()
+            self.save(app, "08-audit")
+
 
 def to_png(svgs: list[Path]) -> None:
     converter = shutil.which("rsvg-convert")
@@ -196,12 +222,30 @@ def to_png(svgs: list[Path]) -> None:
         print(f"screenshots: {png.relative_to(ROOT)}")
 
 
-async def shoot_all(shooter: Shooter) -> None:
-    await shooter.picker()
-    await shooter.form()
-    await shooter.running()
-    await shooter.question()
-    await shooter.finished()
+# each shot and the pictures it writes
+SHOTS: dict[str, tuple[str, ...]] = {
+    "picker": ("01-picker",),
+    "form": ("02-form",),
+    "running": ("03-walk-running",),
+    "question": ("04-walk-question",),
+    "finished": ("05-walk-finished", "06-remedy", "07-help"),
+    "audit": ("08-audit",),
+}
+
+
+def shots_for(names: list[str]) -> list[str]:
+    """The shots that write the pictures ``names`` (all of them for none)."""
+    if not names:
+        return list(SHOTS)
+    unknown = sorted(set(names) - {p for pictures in SHOTS.values() for p in pictures})
+    if unknown:
+        raise SystemExit(f"screenshots: no picture named {', '.join(unknown)}")
+    return [shot for shot, pictures in SHOTS.items() if set(pictures) & set(names)]
+
+
+async def shoot_all(shooter: Shooter, shots: list[str]) -> None:
+    for shot in shots:
+        await getattr(shooter, shot)()
 
 
 def main() -> int:
@@ -210,13 +254,17 @@ def main() -> int:
         os.environ.pop(name, None)
     from maildoctor.lab import Lab
 
+    names = sys.argv[1:]
+    shots = shots_for(names)
     OUT.mkdir(exist_ok=True)
-    for old in (*OUT.glob("*.svg"), *OUT.glob("*.png")):
-        old.unlink()
+    old = [*OUT.glob("*.svg"), *OUT.glob("*.png")]
+    for path in old if not names else [p for p in old if p.stem in names]:
+        path.unlink()
     with tempfile.TemporaryDirectory(prefix="maildoctor-screenshots-") as state, Lab() as lab:
         os.environ["MAILDOCTOR_STATE_DIR"] = state
         shooter = Shooter(lab, Path(state))
-        asyncio.run(shoot_all(shooter))
+        shooter.wanted = set(names)
+        asyncio.run(shoot_all(shooter, shots))
     shown = [
         svg.name
         for svg in shooter.written

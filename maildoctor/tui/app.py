@@ -1,6 +1,8 @@
 """The maildoctor TUI: one more renderer of the engine's events.
 
-Screens: flow picker → form → walk → remedy (``b`` goes one back), with the help and export dialogs.
+Screens: flow picker → form → walk → remedy (``b`` goes one back), with the help and export dialogs; a
+walk that audits SMTP credentials (an ``audit.credentials`` step) ends on the audit screen instead, whose
+findings open the remedy.
 Every key is a binding with an id (``maildoctor.back`` …) so a user's keymap can rebind it, and every
 action is a command in the palette.
 """
@@ -25,7 +27,7 @@ from maildoctor.flow.load import find_flow, load_flow
 from maildoctor.flow.model import Flow
 from maildoctor.keymap import BY_ID
 from maildoctor.tui.bindings import KeyNames, binding
-from maildoctor.tui.messages import FlowChosen, RemedyRequested, WalkRequested
+from maildoctor.tui.messages import FindingsRequested, FlowChosen, RemedyRequested, WalkRequested
 from maildoctor.tui.options import DisplayOptions
 from maildoctor.tui.screens.picker import PickerScreen
 
@@ -148,10 +150,26 @@ class MaildoctorApp(App[int], inherit_bindings=False):
 
     @on(RemedyRequested)
     def _remedy_requested(self) -> None:
+        """The walk's end: the audit screen for a walk with an audit step (by the steps it holds, not
+        the flow's name), otherwise the remedy."""
+        from maildoctor.tui.screens.audit import AuditScreen, is_audit
+
+        if self.session is None:
+            return
+        if is_audit(self.session):
+            self.push_screen(AuditScreen(self.session, self.key_names))
+        else:
+            self._open_remedy(self.session)
+
+    @on(FindingsRequested)
+    def _findings_requested(self) -> None:
+        if self.session is not None:
+            self._open_remedy(self.session)
+
+    def _open_remedy(self, session: WalkSession) -> None:
         from maildoctor.tui.screens.remedy import RemedyScreen
 
-        if self.session is not None:
-            self.push_screen(RemedyScreen(self.session, self.key_names))
+        self.push_screen(RemedyScreen(session, self.key_names))
 
     # -- actions
 

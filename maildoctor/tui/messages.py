@@ -48,3 +48,8 @@ class WalkRequested(Message):
 
 class RemedyRequested(Message):
     """The finished walk's fix (or its all-clear summary) is wanted."""
+
+
+class FindingsRequested(Message):
+    """Every finding of the walk with its fix (the remedy screen), whatever screen shows the walk's end
+    (the audit asks for it: its findings' fixes, e.g. the rotation alert's commands, live there)."""

@@ -47,7 +47,9 @@ class Terminal:
         self.env = {
             k: v
             for k, v in os.environ.items()
-            if k not in ("NO_COLOR", "TMUX", "TMUX_PANE") and not k.startswith(("AWS_", "MAILDOCTOR_"))
+            # COLUMNS/LINES (set by pytest-xdist's workers) would override the pane's size for Rich
+            if k not in ("NO_COLOR", "TMUX", "TMUX_PANE", "COLUMNS", "LINES")
+            and not k.startswith(("AWS_", "MAILDOCTOR_"))
         }
         self.env |= {"TERM": "xterm-256color", "MAILDOCTOR_CONFIG": str(folder / "no-config.toml")}
         self.screens: list[str] = []  # every screen read, to check that no secret was ever shown

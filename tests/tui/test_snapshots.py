@@ -13,6 +13,7 @@ from maildoctor.checks.registry import Registry
 from maildoctor.clients.settings import Settings
 from maildoctor.tui.app import MaildoctorApp
 from maildoctor.tui.options import STILL
+from maildoctor.tui.screens.audit import AuditScreen
 from maildoctor.tui.screens.remedy import RemedyScreen
 from maildoctor.tui.screens.walk import WalkScreen
 from tests.tui.conftest import prefill_of, wait_until
@@ -139,6 +140,27 @@ def test_remedy_with_two_findings(snap_compare, load) -> None:
 def test_remedy_80x24(snap_compare, load) -> None:
     app = lab_snapshot_app(load, "identity-not-found")  # the seed's fix names times of day
     assert snap_compare(app, terminal_size=(80, 24), run_before=walk_to_the_remedy)
+
+
+def test_audit_screen(snap_compare, load) -> None:
+    """The audit of several SMTP users, on the key with no CloudTrail events: every time on screen is
+    relative (the key history's times of day would change from run to run)."""
+    scenario = load("audit-findings")
+    app = MaildoctorApp(
+        flow="smtp-audit", prefill=prefill_of(scenario), settings=Settings.resolve(), display=STILL
+    )
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        await walk_to_the_end(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, AuditScreen))
+        screen = pilot.app.screen
+        assert isinstance(screen, AuditScreen)
+        await pilot.press(*["down"] * [c["user"] for c in screen.credentials].index("legacy-smtp"))
+        await pilot.pause()
+        assert screen.selected is not None and not screen.selected["history"]
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
 def test_help(snap_compare, state_dir: Path) -> None:

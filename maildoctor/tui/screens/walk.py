@@ -34,6 +34,7 @@ from maildoctor.tui import display
 from maildoctor.tui.bindings import KeyNames, binding
 from maildoctor.tui.messages import EngineEvent, QuestionAsked, RemedyRequested
 from maildoctor.tui.options import DisplayOptions
+from maildoctor.tui.screens.audit import is_audit
 from maildoctor.tui.session import WalkSession
 from maildoctor.tui.widgets.detail import DetailPane
 from maildoctor.tui.widgets.header import header
@@ -54,6 +55,7 @@ class WalkScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         binding("maildoctor.enter", "choose", "Choose", priority=True),
         binding("maildoctor.enter", "continue", "The fix", priority=True),
+        binding("maildoctor.enter", "continue_audit", "The audit", priority=True),
         binding("maildoctor.back", "back"),
         binding("maildoctor.rerun", "rerun"),
     ]
@@ -183,14 +185,19 @@ class WalkScreen(Screen[None]):
             self.detail.show_progress(shown)
         self._status()
 
+    def _next_screen(self, found: bool) -> str:
+        """What enter opens when the walk has finished: an audit's table, or the fix (the summary)."""
+        if is_audit(self.session):
+            return "the audit"
+        return "the fix" if found else "the summary"
+
     def _finished(self) -> None:
         """The walk stays on screen (what is read is not taken away); a notice says what it found."""
         walk = self.session.walk
         enter = self.keys.shown("maildoctor.enter", first=True)
-        if walk.findings:
-            what = f"{plural(len(walk.findings), 'finding')} · {enter}: the fix"
-        else:
-            what = f"no finding · {enter}: the summary"
+        found = bool(walk.findings)
+        counted = plural(len(walk.findings), "finding") if found else "no finding"
+        what = f"{counted} · {enter}: {self._next_screen(found)}"
         self.notify(f"The walk finished: {what}", title="Walk finished", timeout=6, markup=False)
 
     # -- selection and the detail pane
@@ -251,7 +258,9 @@ class WalkScreen(Screen[None]):
 
     def _refresh_bindings(self) -> None:
         """Refresh the footer only when what the actions depend on has changed (it is rebuilt each time)."""
-        state = tuple(self.check_action(action, ()) for action in ("choose", "continue", "rerun"))
+        state = tuple(
+            self.check_action(action, ()) for action in ("choose", "continue", "continue_audit", "rerun")
+        )
         if state != self._binding_state:
             self._binding_state = state
             self.refresh_bindings()
@@ -259,8 +268,9 @@ class WalkScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose":
             return self.session.asker.waiting
-        if action == "continue":
-            return self.session.walk.finished and not self.session.running
+        if action in ("continue", "continue_audit"):  # one shows, by what the walk's steps hold
+            done = self.session.walk.finished and not self.session.running
+            return done and is_audit(self.session) == (action == "continue_audit")
         if action == "rerun":
             node = self.step_tree.cursor_node if self.is_mounted else None
             if node is None or not isinstance(node.data, StepItem) or node.data.step is None:
@@ -284,6 +294,9 @@ class WalkScreen(Screen[None]):
 
     def action_continue(self) -> None:
         self.post_message(RemedyRequested())
+
+    def action_continue_audit(self) -> None:
+        self.post_message(RemedyRequested())  # the app opens the audit for it
 
     def action_back(self) -> None:
         self.dismiss(None)
@@ -338,12 +351,13 @@ class WalkScreen(Screen[None]):
                 ("✘ ", "$error bold"),
                 f"Finished{found}{open_}, most likely ",
                 (verdict.code, "bold"),
-                f" · {enter}: the fix",  # the footer names export and the rest
+                f" · {enter}: {self._next_screen(True)}",  # the footer names export and the rest
             ]
-        if verdict.all_clear:
+        if not verdict.inconclusive:  # all clear, or a flow's own clean code (the audit's audit-clean)
+            clean = "all clear" if verdict.all_clear else verdict.code
             return [
                 ("✔ ", "$success bold"),
-                f"Finished: all clear · {enter}: the summary · {export}: export",
+                f"Finished: {clean} · {enter}: {self._next_screen(False)} · {export}: export",
             ]
         reason = self.session.walk.incomplete_reason
         if reason:
@@ -351,5 +365,5 @@ class WalkScreen(Screen[None]):
         return [
             ("? ", "magenta bold"),
             f"Finished: inconclusive — {verdict.title.removeprefix('No problem found, but ')}",
-            f" · {enter}: the summary · {export}: export",
+            f" · {enter}: {self._next_screen(False)} · {export}: export",
         ]
