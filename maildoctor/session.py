@@ -89,12 +89,13 @@ def prepare_credentials(
     terminal now, never inside a worker), when ``flow`` calls AWS (``None``: any flow may be picked).
     Returns the one line that says why there are none, with the fix; the walk then reports every AWS
     step as not checked with that cause."""
-    checks = registry if registry is not None else default_registry()
-    if flow is not None and not any(
-        isinstance(node, CheckNode) and node.check in checks and checks[node.check].iam_actions
-        for node in flow.nodes.values()
-    ):
-        return None
+    if flow is not None:  # (no flow: the TUI's picker — loading the checks would only delay its frame)
+        checks = registry if registry is not None else default_registry()
+        if not any(
+            isinstance(node, CheckNode) and node.check in checks and checks[node.check].iam_actions
+            for node in flow.nodes.values()
+        ):
+            return None
     return credentials.resolve(settings.profile).problem
 
 
