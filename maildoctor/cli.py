@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -159,10 +160,12 @@ def _open_tui(ctx: click.Context, flow_name: str | None, sets: tuple[str, ...]) 
     """The TUI, prefilled from the config file, MAILDOCTOR_INPUT_* and --set (in that order)."""
     from maildoctor import inputs
     from maildoctor.config import load_config
-    from maildoctor.flow.load import builtin_flow_paths, find_flow, load_flow
+    from maildoctor.flow.load import builtin_flow_paths, find_flow, load_flow, read_flow
 
     settings = _settings(ctx)
-    flows = [load_flow(find_flow(flow_name))] if flow_name else [load_flow(p) for p in builtin_flow_paths()]
+    # the picker needs only the flows' inputs (read_flow: no check module before the first frame); the
+    # flow picked is validated in full when it opens, a flow named here at once
+    flows = [load_flow(find_flow(flow_name))] if flow_name else [read_flow(p) for p in builtin_flow_paths()]
     specs = {name: spec for flow in flows for name, spec in flow.inputs.items()}
     config = load_config(secret_names={n for n, spec in specs.items() if spec.secret})
     prefill = {k: v for k, v in config.inputs.items() if k in specs}
@@ -176,13 +179,23 @@ def _run_tui(**kwargs: Any) -> int:
         from maildoctor.tui.app import run_tui
     except ImportError as exc:  # pragma: no cover - textual is a core dependency
         raise Failure(f"the terminal UI cannot start: {exc}") from None
+    from maildoctor.clients import credentials
     from maildoctor.session import prepare_credentials
 
     config = kwargs.pop("config")
-    problem = prepare_credentials(None, kwargs["settings"])  # in the foreground: MFA asks here
-    if problem is not None:
-        click.echo(f"maildoctor: {problem} (the AWS layers will be reported as not checked)", err=True)
-    return run_tui(keymap=dict(config.keymap), theme=config.theme, **kwargs)
+    settings = kwargs["settings"]
+    if credentials.may_prompt(settings.profile):
+        problem = prepare_credentials(None, settings)  # in the foreground: an MFA code is asked for here
+        if problem is not None:
+            click.echo(f"maildoctor: {problem} (the AWS layers will be reported as not checked)", err=True)
+        return run_tui(keymap=dict(config.keymap), theme=config.theme, **kwargs)
+
+    # nothing to ask: the credentials are resolved beside the first screen, not before it (boto3 and the
+    # chain cost ~0.25 s); a walk that needs them before they are ready waits for them
+    def resolve_beside() -> None:
+        threading.Thread(target=credentials.resolve, args=(settings.profile,), daemon=True).start()
+
+    return run_tui(keymap=dict(config.keymap), theme=config.theme, on_ready=resolve_beside, **kwargs)
 
 
 # --- run ----------------------------------------------------------------------------------------------

@@ -45,6 +45,32 @@ def resolve(profile: str | None) -> Resolved:
         return _RESOLVED[key]
 
 
+def may_prompt(profile: str | None) -> bool:
+    """Whether resolving ``profile`` can ask the terminal something: an assume-role with ``mfa_serial``,
+    or a ``credential_process`` (which may prompt), on the profile or a ``source_profile`` it names.
+    Read from the config file with the standard library (no boto3); True when the file cannot be read,
+    so that a prompt is never missed."""
+    import configparser
+
+    path = os.environ.get("AWS_CONFIG_FILE") or os.path.expanduser("~/.aws/config")
+    config = configparser.RawConfigParser()
+    try:
+        config.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return True
+    name = profile or os.environ.get("AWS_PROFILE") or "default"
+    for _ in range(10):  # a source_profile chain, bounded against a loop
+        section = name if name == "default" else f"profile {name}"
+        if not config.has_section(section):
+            return False
+        if config.has_option(section, "mfa_serial") or config.has_option(section, "credential_process"):
+            return True
+        if not config.has_option(section, "source_profile"):
+            return False
+        name = config.get(section, "source_profile")
+    return True
+
+
 def forget() -> None:
     """Drop what was resolved (tests, and a new walk after `aws sso login`)."""
     with _LOCK:

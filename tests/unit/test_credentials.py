@@ -78,3 +78,26 @@ def test_an_mfa_code_is_asked_for_in_the_foreground_once(
     client = AwsClient(profile="ops", region="us-east-1", endpoint_url=lab.aws.endpoint_url, timeout=5)
     answer = asyncio.run(client.call("sts", "GetCallerIdentity"))
     assert answer["Account"] and asked == [threading.main_thread().name]  # not asked again in a worker
+
+
+def test_whether_resolving_can_ask_the_terminal_is_read_from_the_config_file(
+    aws_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TUI resolves credentials before its first frame only when that can prompt (an MFA code, a
+    credential_process); otherwise beside it. A config that cannot be read counts as one that can."""
+    assert credentials.may_prompt(None) is False  # no config file
+    (aws_home / "config").write_text(
+        "[default]\nregion = us-east-1\n"
+        "[profile ops]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/ops\n"
+        "mfa_serial = arn:aws:iam::123456789012:mfa/alice\n"
+        "[profile deploy]\nsource_profile = ops\nrole_arn = arn:aws:iam::123456789012:role/deploy\n"
+        "[profile tool]\ncredential_process = /usr/local/bin/get-creds\n"
+        "[profile plain]\nregion = eu-west-1\n"
+    )
+    assert [credentials.may_prompt(p) for p in (None, "plain", "ops", "deploy", "tool", "missing")] == [
+        False, False, True, True, True, False,
+    ]  # fmt: skip
+    monkeypatch.setenv("AWS_PROFILE", "deploy")  # the profile boto3 would use
+    assert credentials.may_prompt(None) is True
+    (aws_home / "config").write_text("[profile broken\n")
+    assert credentials.may_prompt("plain") is True
