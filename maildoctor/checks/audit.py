@@ -67,6 +67,7 @@ SAYS = {
 KEY_STATE_ORDER = (UNUSED_SINCE_ROTATION, UNUSED, ROTATION_DUE)  # CONTRACT.md: the first that applies
 UNUSED_AFTER = timedelta(days=90)
 ROTATION_SLACK = timedelta(days=1)  # an old key removed up to a day before its replacement was made
+CONSOLE_ROTATION = timedelta(days=3)  # a console user replaced by another: removed within days of the new key
 MAX_RESOURCES = 50  # identity ARNs per simulation
 USERS_AT_ONCE = 8  # users read concurrently (3+ IAM calls each): a large account is not a burst
 RULE_NAME = "smtp-key-changes"
@@ -313,10 +314,20 @@ def replaced_by(key_id: str, user: str, created: datetime | None, events: list[K
     since = (made.time if made else created) - ROTATION_SLACK
     console = CONSOLE_USER.match(user) is not None
 
+    made_at = {e.key: e.time for e in events if e.name == "CreateAccessKey"}
+    own = made.time if made else created
+
     def removes(e: KeyEvent) -> bool:
         removal = e.name == "DeleteAccessKey" or (e.name == "UpdateAccessKey" and e.status == "Inactive")
-        same = e.user == user or (console and e.user is not None and CONSOLE_USER.match(e.user) is not None)
-        return removal and same and e.key is not None and e.key != key_id and e.time >= since
+        if not removal or e.key is None or e.key == key_id or e.time < since:
+            return False
+        if e.key in made_at and made_at[e.key] > own:  # a key made after this one: not one it replaced
+            return False
+        if e.user == user:
+            return True
+        # the SES console replaces a user with a new ses-smtp-user.<date>: only a removal near this key's making
+        other_console = e.user is not None and CONSOLE_USER.match(e.user) is not None
+        return console and other_console and abs(e.time - own) <= CONSOLE_ROTATION
 
     return [e for e in events if removes(e)]
 
@@ -345,6 +356,10 @@ def judge_key(
     removed = replaced_by(key_id, user.name, created, events or [])
     old = list(dict.fromkeys(str(e.key) for e in removed))
     ses_since = service == "ses" and when is not None and (created is None or when >= created)
+    # GetAccessKeyLastUsed names only the last service: a key used since with another one may have sent
+    # through SES before that, and a key whose last use was not read is not known to be unused
+    last_read = key_id in user.last_used
+    ses_unknown = when is not None and service != "ses" and (created is None or when >= created)
     key_regions = [region] if service == "ses" and region else list(regions)
     history = [e for e in events or [] if e.key == key_id or e.key in old]
     item = AuditItem(
@@ -356,9 +371,9 @@ def judge_key(
     )  # fmt: skip
     code: str | None = None
     if status == "Active":
-        if events is not None and old and not ses_since:
+        if events is not None and old and last_read and not ses_since and not ses_unknown:
             code = UNUSED_SINCE_ROTATION
-        elif when is None or now - when > UNUSED_AFTER:
+        elif last_read and (when is None or now - when > UNUSED_AFTER):
             code = UNUSED
         elif item.age_days is not None and item.age_days > max_age:
             code = ROTATION_DUE
@@ -421,7 +436,7 @@ async def _identities(a: CredentialsAnalysis, aws: AwsClient, regions: list[str]
     for region, got in zip(regions, found, strict=True):
         title = f"SES ListEmailIdentities in {region}"
         if isinstance(got, AwsError):
-            a.facts.notes.append(f"the SES identities of {region} were not read ({got}): send simulated on *")
+            a.unread.append(f"the SES identities of {region} (who may send is judged on them): {got}")
             a.evidence.append(Evidence(title, f"failed: {got}"))
             continue
         by_region[region] = got
@@ -480,7 +495,8 @@ def _conclude(a: CredentialsAnalysis, regions: list[str], max_age: int, now: dat
             for u, _ in smtp
         ]
     )
-    a.unread += [p for u, _ in smtp for p in u.problems]
+    # a user nothing could be read about may be an SMTP user too: what was not read is said, never dropped
+    a.unread += [p for u in a.users for p in u.problems]
     left = len(a.users) - len(smtp)
     if left:
         f.notes.append(
@@ -497,8 +513,8 @@ async def analyze_credentials(aws: AwsClient, regions_text: str | None, max_age:
         caller = await aws.caller()
         a.facts.account = caller.account
         partition = caller.partition
-    except AwsError as err:
-        a.facts.notes.append(f"the account was not read ({err})")
+    except AwsError as err:  # the identities' ARNs, and so who may send, rest on it
+        a.unread.append(f"the account (sts:GetCallerIdentity, for the identities' ARNs): {err}")
         partition = aws.partition
     try:
         listed = await list_users(aws)
@@ -632,7 +648,8 @@ def judge_rules(rules_read: list[dict[str, Any]], users: list[str], account: str
             elif verdict == "unknown":
                 fact.cannot_tell.append(user)
         f.rules.append(fact)
-    enabled = [r for r in f.rules if r.state == "ENABLED"]
+    # ENABLED, or ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS (EventBridge's Rule.State): both fire
+    enabled = [r for r in f.rules if r.state and r.state.startswith("ENABLED")]
     for judged in f.rules:
         if judged not in enabled and judged.watches:
             f.notes.append(f"rule {judged.name} would match but is {judged.state}")
@@ -643,13 +660,11 @@ def judge_rules(rules_read: list[dict[str, Any]], users: list[str], account: str
     if todo:
         pattern = suggested_pattern(todo)
         f.pattern, f.pattern_json = _compact_json(pattern), json.dumps(pattern, separators=(",", ":"))
-    if account:
-        f.topic_arn = f"arn:aws:sns:{f.region}:{account}:{RULE_NAME}"
-        statement = {"Sid": "EventBridgePublishes", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
-                     "Action": "sns:Publish", "Resource": f.topic_arn}  # fmt: skip
-        f.topic_policy = json.dumps(
-            {"Version": "2012-10-17", "Statement": [statement]}, separators=(",", ":")
-        )
+    # the account not read: a placeholder the operator replaces, never "(unknown)" inside a command
+    f.topic_arn = f"arn:aws:sns:{f.region}:{account or 'ACCOUNT_ID'}:{RULE_NAME}"
+    statement = {"Sid": "EventBridgePublishes", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                 "Action": "sns:Publish", "Resource": f.topic_arn}  # fmt: skip
+    f.topic_policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]}, separators=(",", ":"))
     return f
 
 

@@ -298,3 +298,29 @@ def test_a_rule_that_cannot_be_judged_ahead_is_not_called_a_watch(load, tmp_path
     assert report["findings"] == []
     (unchecked,) = report["unchecked"]
     assert "ses-smtp-user" in unchecked["reason"] and "cannot be told ahead" in unchecked["reason"]
+
+
+def test_a_user_whose_send_permission_could_not_be_simulated_is_never_called_clean(load, fault) -> None:
+    load("audit-clean")
+    fault("aws-deny:iam:SimulatePrincipalPolicy")
+    code, report = audit_json()
+    assert code == 3 and report["diagnosis"]["code"] != "audit-clean"
+    assert any("SimulatePrincipalPolicy" in u["reason"] for u in report["unchecked"]), report["unchecked"]
+
+
+def test_a_key_whose_last_use_was_not_read_is_not_called_unused(load, fault) -> None:
+    load("audit-findings")
+    fault("aws-deny:iam:GetAccessKeyLastUsed")
+    code, report = audit_json()
+    assert code == 3
+    for row in report["credentials"]:
+        assert not {"smtp-key-unused-since-rotation", "smtp-key-unused"} & set(row["findings"]), row
+
+
+def test_who_may_send_is_not_judged_without_the_identities_it_rests_on(load, fault) -> None:
+    load("domain-scoped-policy")  # a user allowed to send as the domain's identity only
+    fault("aws-deny:sesv2:ListEmailIdentities")
+    code, report = audit_json()
+    assert code == 3
+    assert "smtp-user-cannot-send" not in [f["code"] for f in report["findings"]]
+    assert any("ListEmailIdentities" in u["reason"] for u in report["unchecked"]), report["unchecked"]

@@ -81,5 +81,14 @@ def test_rules_judged_per_user_enabled_only() -> None:
         "userName": ["relay"]
     }
     assert f.topic_arn == "arn:aws:sns:us-east-1:123456789012:smtp-key-changes"
+    # the account not read: the commands carry a placeholder to replace, never "(unknown)"
     without = judge_rules(read[:2], ["app", "relay"], None)
-    assert (without.unwatched, without.topic_arn) == (["relay"], None)
+    assert (without.unwatched, without.topic_arn) == (
+        ["relay"],
+        "arn:aws:sns:us-east-1:ACCOUNT_ID:smtp-key-changes",
+    )
+    # a rule enabled for all CloudTrail management events fires too (EventBridge's Rule.State)
+    also = judge_rules(
+        [_rule("all", BASE, state="ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")], ["app"], None
+    )
+    assert (also.watched, also.unwatched) == (["app"], [])
