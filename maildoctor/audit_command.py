@@ -11,7 +11,6 @@ cli.py registers the command with the connection options every command has::
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -80,55 +79,21 @@ def _run(
     max_key_age: int,
     conn: dict[str, Any],
 ) -> int:
-    import asyncio
-
     from maildoctor import headless, inputs
     from maildoctor.audit import report as audit_report
     from maildoctor.cli import _settings
     from maildoctor.flow.load import find_flow, load_flow
-    from maildoctor.session import Session, prepare_credentials
 
     for region in regions:
         problem = inputs.region_problem(region)
         if problem:
             raise click.UsageError(f"--region {region}: {problem}", ctx)
     settings = _settings(ctx, region=regions[0] if regions else None, **conn)
-    if output is not None:
-        headless.check_output(output)
     flow = load_flow(find_flow(FLOW))
     given = {"max_key_age": str(max_key_age), **({"regions": ",".join(regions)} if regions else {})}
     values = inputs.resolve(flow, given, settings, os.environ)
-    problem = prepare_credentials(flow, settings)
-    if problem is not None:
-        sys.stderr.write(f"maildoctor: {problem} (what the audit needs is reported as not checked)\n")
-    session = Session(flow, values, settings)
-    if headless.shows_progress(fmt, _is_terminal()):
-        session.subscribe(headless.Progress(sys.stderr))
-    try:
-        asyncio.run(session.run())
-    except KeyboardInterrupt:
-        session.interrupt()
-        raise
-    finally:
-        session.close()
-    data = session.report()
-    text = audit_report.render(fmt, data)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        trouble = headless.write_report(
-            text, output, fmt, settings.resolved_state_dir(), session.session_id or FLOW
-        )
-        if trouble:
-            sys.stderr.write(trouble + "\n")
-    return int(session.exit_status())
-
-
-def _is_terminal() -> bool:
-    try:
-        return bool(sys.stderr.isatty())
-    except (AttributeError, ValueError):
-        return False
+    # walked as any flow headless (progress, transcript, the report never lost), rendered as the audit
+    return headless.run(flow, values, settings, fmt=fmt, output=output, renderer=audit_report.render)
 
 
 def with_connection_options() -> click.Command:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from maildoctor import render, report
 from maildoctor.clients.settings import Settings
@@ -104,15 +104,17 @@ def run(
     fmt: str = "text",
     output: Path | None = None,
     autosave: bool = True,
+    renderer: Callable[[str, Mapping[str, Any]], str] | None = None,
 ) -> int:
     """Walk ``flow`` and write the report; returns the exit status of CONTRACT.md.
 
+    ``renderer(fmt, report)`` writes the report (default: ``render.FORMATS``; the audit has its own).
     A bad ``output`` is refused before anything is walked (OutputError)."""
     if output is not None:
         check_output(output)
     problem = prepare_credentials(flow, settings)
     if problem is not None:
-        sys.stderr.write(f"maildoctor: {problem} (the AWS layers are reported as not checked)\n")
+        sys.stderr.write(f"maildoctor: {problem} (the AWS steps are reported as not checked)\n")
     session = Session(flow, inputs, settings, autosave=autosave)
     if shows_progress(fmt, _is_terminal(sys.stderr)):
         session.subscribe(Progress(sys.stderr))
@@ -124,7 +126,7 @@ def run(
     finally:
         session.close()
     data = session.report()
-    text = render.FORMATS[fmt](data)
+    text = renderer(fmt, data) if renderer is not None else render.FORMATS[fmt](data)
     if output is None:
         sys.stdout.write(text)
     else:
