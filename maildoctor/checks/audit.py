@@ -620,11 +620,20 @@ async def list_rules(aws: AwsClient) -> list[dict[str, Any]]:
     return found
 
 
+CONSOLE_PREFIX = "ses-smtp-user."
+
+
 def suggested_pattern(users: list[str]) -> dict[str, Any]:
-    """cloudtrail.eventbridge_pattern for the SMTP users (one user, or several in the userName list)."""
-    pattern: dict[str, Any] = json.loads(eventbridge_pattern(users[0] if len(users) == 1 else None))
-    if len(users) > 1:
-        pattern["detail"]["requestParameters"] = {"userName": sorted(users)}
+    """cloudtrail.eventbridge_pattern for the SMTP users: named, except console-made ones, matched by the
+    console's prefix — its next rotation makes a new ``ses-smtp-user.<date>`` user, which a rule naming
+    today's users would not see."""
+    named = sorted({u for u in users if not CONSOLE_USER.match(u)})
+    console = any(CONSOLE_USER.match(u) for u in users)
+    only = named[0] if len(named) == 1 and not console else None
+    pattern: dict[str, Any] = json.loads(eventbridge_pattern(only))
+    if console or len(named) > 1:
+        matchers: list[Any] = [*named, *([{"prefix": CONSOLE_PREFIX}] if console else [])]
+        pattern["detail"]["requestParameters"] = {"userName": matchers}
     return pattern
 
 

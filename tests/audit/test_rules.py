@@ -92,3 +92,12 @@ def test_rules_judged_per_user_enabled_only() -> None:
         [_rule("all", BASE, state="ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")], ["app"], None
     )
     assert (also.watched, also.unwatched) == (["app"], [])
+
+
+def test_the_suggested_rule_still_fires_after_the_next_console_rotation() -> None:
+    """The SES console rotates by making a new ses-smtp-user.<date> user: the rule matches that prefix,
+    and names the other users."""
+    pattern = suggested_pattern(["ses-smtp-user.20260101-120000", "relay"])
+    assert pattern["detail"]["requestParameters"] == {"userName": ["relay", {"prefix": "ses-smtp-user."}]}
+    assert user_verdict(pattern, "ses-smtp-user.20270101-090000")[0] == "match"  # next year's console user
+    assert user_verdict(pattern, "relay")[0] == "match" and user_verdict(pattern, "other")[0] == "no-match"
