@@ -82,11 +82,7 @@ def test_the_audit_screen_in_a_real_terminal(tmp_path: Path, lab: Lab) -> None:
         term.wait_for("the audit again", lambda s: "Copy runbook" in s and row_of(s, NEW_KEY) is not None)
 
         term.keys("q")
-        end = time.monotonic() + 10
-        while (status := term.exit_status()) is None:
-            if time.monotonic() > end:
-                pytest.fail(f"maildoctor did not exit within 10 s of q; the screen:\n{term.screen()}")
-            time.sleep(POLL)
+        status = term.wait_exit("maildoctor")
         assert status == "1", f"exit status {status} (findings: 1); the screen:\n{term.screen()}"
         transcripts = sorted((state / "transcripts").glob("*.jsonl"))
         assert len(transcripts) == 1 and CODE in transcripts[0].read_text(encoding="utf-8")

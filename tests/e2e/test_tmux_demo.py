@@ -113,6 +113,15 @@ class Terminal:
                 pytest.fail(f"waiting for {what}: {why}; the last screen was:\n{text}", pytrace=False)
             time.sleep(POLL)
 
+    def wait_exit(self, what: str, deadline: float = 10.0) -> str:
+        """The program's exit status, once it has ended within ``deadline`` seconds (else the test fails)."""
+        end = time.monotonic() + deadline
+        while (status := self.exit_status()) is None:
+            if time.monotonic() > end:
+                pytest.fail(f"{what} did not exit within {deadline:g} s of q; the screen:\n{self.screen()}")
+            time.sleep(POLL)
+        return status
+
     def clipboard(self) -> str:
         """What the program copied last (tmux's newest paste buffer), or ''."""
         return self.tmux("show-buffer", check=False).stdout
@@ -239,11 +248,7 @@ def test_demo_in_a_real_terminal(tmp_path: Path) -> None:
 
         # q quits: the program ends at once (exit status 0: the demo's findings are not a failure)
         term.keys("q")
-        end = time.monotonic() + 10
-        while (status := term.exit_status()) is None:
-            if time.monotonic() > end:
-                pytest.fail(f"the demo did not exit within 10 s of q; the screen:\n{term.screen()}")
-            time.sleep(POLL)
+        status = term.wait_exit("the demo")
         assert status == "0", f"the demo exited with {status}; the screen:\n{term.screen()}"
         if pid is not None and Path("/proc/net/tcp").exists():
             assert len(lab_ports) >= 3, f"expected the lab's AWS, DNS and SMTP ports, found {lab_ports}"
@@ -359,10 +364,6 @@ def test_demo_at_80x24_keys_do_what_the_footer_says(tmp_path: Path) -> None:
         assert written.read_text(encoding="utf-8") == "kept"
 
         term.keys("q")
-        end = time.monotonic() + 10
-        while term.exit_status() is None:
-            if time.monotonic() > end:
-                pytest.fail(f"the demo did not exit within 10 s of q; the screen:\n{term.screen()}")
-            time.sleep(POLL)
+        term.wait_exit("the demo")
     finally:
         term.kill()
